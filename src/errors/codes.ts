@@ -1,0 +1,153 @@
+/**
+ * The one error table. Every error Wharf reports has a code here; the HTTP status lives here and
+ * nowhere else. OCI Distribution codes are verbatim from the spec (distribution-spec/spec.md,
+ * "Error Codes"); the rest are Wharf's own. docs/errors.md is generated from this table
+ * (`npm run docs:errors`) and a test fails when the two drift.
+ */
+export interface ErrorCodeSpec {
+  readonly status: number;
+  readonly message: string;
+  readonly description: string;
+  /** true when the code is defined by the OCI distribution spec */
+  readonly oci?: boolean;
+}
+
+export const ERROR_CODES = {
+  BLOB_UNKNOWN: {
+    status: 404,
+    oci: true,
+    message: 'blob unknown to registry',
+    description: 'The blob is not known to the registry, or not linked to the repository named.',
+  },
+  BLOB_UPLOAD_INVALID: {
+    status: 400,
+    oci: true,
+    message: 'blob upload invalid',
+    description: 'The upload failed: a chunk was out of order, or the request was malformed.',
+  },
+  BLOB_UPLOAD_UNKNOWN: {
+    status: 404,
+    oci: true,
+    message: 'blob upload unknown to registry',
+    description: 'The upload session does not exist, was cancelled, completed or expired.',
+  },
+  DIGEST_INVALID: {
+    status: 400,
+    oci: true,
+    message: 'provided digest did not match uploaded content',
+    description: 'The digest is malformed, uses an unsupported algorithm, or does not match the content.',
+  },
+  MANIFEST_BLOB_UNKNOWN: {
+    status: 404,
+    oci: true,
+    message: 'manifest references a manifest or blob unknown to registry',
+    description: 'A manifest references a blob or child manifest that is not in the repository.',
+  },
+  MANIFEST_INVALID: {
+    status: 400,
+    oci: true,
+    message: 'manifest invalid',
+    description: 'The manifest is malformed, too large, of an unsupported media type, or fails validation.',
+  },
+  MANIFEST_UNKNOWN: {
+    status: 404,
+    oci: true,
+    message: 'manifest unknown to registry',
+    description: 'The manifest named by tag or digest is not in the repository.',
+  },
+  NAME_INVALID: {
+    status: 400,
+    oci: true,
+    message: 'invalid repository name',
+    description: 'The repository name does not match the distribution-spec grammar or is too long.',
+  },
+  NAME_UNKNOWN: {
+    status: 404,
+    oci: true,
+    message: 'repository name not known to registry',
+    description: 'The repository does not exist.',
+  },
+  SIZE_INVALID: {
+    status: 400,
+    oci: true,
+    message: 'provided length did not match content length',
+    description: 'The declared size does not match the content received.',
+  },
+  TAG_INVALID: {
+    status: 400,
+    oci: true,
+    message: 'manifest tag did not match URI',
+    description: 'The tag does not match the distribution-spec tag grammar.',
+  },
+  UNAUTHORIZED: {
+    status: 401,
+    oci: true,
+    message: 'authentication required',
+    description: 'The request needs credentials.',
+  },
+  DENIED: {
+    status: 403,
+    oci: true,
+    message: 'requested access to the resource is denied',
+    description: 'The credentials do not grant the access the request needs.',
+  },
+  UNSUPPORTED: {
+    status: 415,
+    oci: true,
+    message: 'the operation is unsupported',
+    description: 'The operation or media type is not supported.',
+  },
+  TOOMANYREQUESTS: {
+    status: 429,
+    oci: true,
+    message: 'too many requests',
+    description: 'The client is sending requests faster than allowed.',
+  },
+  // --- Wharf's own ---
+  RANGE_INVALID: {
+    status: 416,
+    message: 'requested range not satisfiable',
+    description: 'A Range or Content-Range header is malformed, out of order, or outside the content.',
+  },
+  PAGINATION_INVALID: {
+    status: 400,
+    message: 'invalid pagination parameters',
+    description: 'The n or last query parameter is malformed or out of bounds.',
+  },
+  BODY_TOO_LARGE: {
+    status: 413,
+    message: 'request body too large',
+    description: 'The request body exceeds the configured limit for this endpoint.',
+  },
+  NOT_FOUND: {
+    status: 404,
+    message: 'not found',
+    description: 'No route matches the request.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: 'method not allowed',
+    description: 'The route exists but not for this HTTP method.',
+  },
+  CONFIG_INVALID: {
+    status: 400,
+    message: 'configuration invalid',
+    description: 'The configuration does not match the schema; every problem is listed.',
+  },
+  UNAVAILABLE: {
+    status: 503,
+    message: 'service unavailable',
+    description: 'The registry is starting, shutting down, or a dependency is unreachable.',
+  },
+  INTERNAL: {
+    status: 500,
+    message: 'internal error',
+    description: 'An unexpected error; the request id in the logs tells the operator more.',
+  },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
