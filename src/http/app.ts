@@ -1,0 +1,87 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { MetadataStore } from '../storage/metadata/metadata-store.js';
+import type { WharfMetrics } from '../observability/metrics.js';
+import { WharfError } from '../errors/wharf-error.js';
+import { sendError } from './errors.js';
+import { v2Plugin } from './v2/v2-plugin.js';
+import type { V2Options } from './v2/route-table.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the route-table id that served the request (metrics label); set by the dispatcher */
+    routeId: string;
+  }
+}
+
+export interface AppDeps extends V2Options {
+  logger: Logger;
+  metadata: MetadataStore;
+  metrics: WharfMetrics;
+  trustProxy?: boolean;
+  https?: { cert: Buffer; key: Buffer };
+  /** false while starting or draining; /readyz answers 503 */
+  isReady?: () => boolean;
+}
+
+/** Builds the HTTP app without listening (tests drive it through app.inject). */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // our onResponse hook writes one line per request, with the route id
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    requestIdHeader: 'x-request-id',
+    exposeHeadRoutes: false,
+    trustProxy: deps.trustProxy ?? false,
+    return503OnClosing: true,
+    keepAliveTimeout: 65_000,
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('routeId', '');
+  const infoEnabled = deps.logger.isLevelEnabled('info');
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeId || request.routeOptions.url || 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    deps.metrics.requests.observe({ method: request.method, route, status: String(reply.statusCode) }, seconds);
+    if (infoEnabled) {
+      request.log.info(
+        { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, remote: request.ip },
+        'request completed',
+      );
+    }
+  });
+
+  app.setErrorHandler(async (err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler(async (request, reply) =>
+    sendError(request, reply, new WharfError('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.slice(0, 200)}`)),
+  );
+
+  app.get('/healthz', async (_request, reply) => reply.code(200).send({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    if (deps.isReady && !deps.isReady()) return reply.code(503).send({ status: 'starting or draining' });
+    try {
+      await deps.metadata.ping();
+    } catch (err) {
+      return sendError(_request, reply, new WharfError('UNAVAILABLE', 'metadata database is unreachable', undefined, { cause: err }));
+    }
+    return reply.code(200).send({ status: 'ready' });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const body = await deps.metrics.registry.metrics();
+    return reply.code(200).header('content-type', deps.metrics.registry.contentType).send(body);
+  });
+
+  void app.register(v2Plugin, {
+    registry: deps.registry,
+    metrics: deps.metrics,
+    pagination: deps.pagination,
+    manifestBodyLimit: deps.manifestBodyLimit,
+  });
+  return app;
+}

@@ -1,0 +1,145 @@
+import { parseDigest } from '../../domain/digest.js';
+import { parseRepoName } from '../../domain/names.js';
+import { WharfError } from '../../errors/wharf-error.js';
+import { hasBody } from '../body.js';
+import { parseContentRange, parseRangeHeader } from '../range.js';
+import type { V2Context } from './route-table.js';
+
+export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const digest = parseDigest(ctx.params[1]);
+  const { registry, metrics } = ctx.options;
+  const blob = await registry.statBlob(name, digest);
+  const range = head ? undefined : parseRangeHeader(ctx.request.headers.range, blob.size);
+  ctx.reply
+    .header('content-type', 'application/octet-stream')
+    .header('docker-content-digest', digest)
+    .header('etag', `"${digest}"`)
+    .header('accept-ranges', 'bytes')
+    .header('cache-control', 'max-age=31536000');
+  if (head) {
+    await ctx.reply.code(200).header('content-length', blob.size).send();
+    return;
+  }
+  const stream = await registry.openBlob(name, digest, range);
+  const length = range ? range.end - range.start + 1 : blob.size;
+  metrics.bytesOut.inc(length);
+  ctx.reply.header('content-length', length);
+  if (range) ctx.reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
+  else ctx.reply.code(200);
+  await ctx.reply.send(stream);
+}
+
+export async function deleteBlob(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const digest = parseDigest(ctx.params[1]);
+  await ctx.options.registry.deleteBlob(name, digest);
+  await ctx.reply.code(202).header('content-length', 0).send();
+}
+
+function uploadLocation(name: string, id: string): string {
+  return `/v2/${name}/blobs/uploads/${id}`;
+}
+
+/** Range header of upload responses: the inclusive range received so far ("0-0" when empty, as clients expect). */
+function receivedRange(size: number): string {
+  return `0-${Math.max(0, size - 1)}`;
+}
+
+async function sendBlobCreated(ctx: V2Context, name: string, digest: string): Promise<void> {
+  await ctx.reply
+    .code(201)
+    .header('location', `/v2/${name}/blobs/${digest}`)
+    .header('docker-content-digest', digest)
+    .header('content-length', 0)
+    .send();
+}
+
+async function sendUploadState(ctx: V2Context, status: number, name: string, id: string, size: number): Promise<void> {
+  await ctx.reply
+    .code(status)
+    .header('location', uploadLocation(name, id))
+    .header('range', receivedRange(size))
+    .header('docker-upload-uuid', id)
+    .header('content-length', 0)
+    .send();
+}
+
+export async function startUpload(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const { registry, metrics } = ctx.options;
+  const mount = ctx.query.get('mount');
+  if (mount !== null) {
+    const digest = parseDigest(mount);
+    const fromParam = ctx.query.get('from');
+    const from = fromParam === null ? undefined : parseRepoName(fromParam);
+    const blob = await registry.mountBlob(name, digest, from);
+    if (blob) {
+      ctx.request.raw.resume();
+      await sendBlobCreated(ctx, name, digest);
+      return;
+    }
+    // not mountable: fall through and start an ordinary upload, as the spec asks
+  }
+  const digestParam = ctx.query.get('digest');
+  if (digestParam !== null && mount === null) {
+    const digest = parseDigest(digestParam);
+    const declared = ctx.request.headers['content-length'];
+    const blob = await registry.pushBlob(name, digest, ctx.request.raw);
+    if (declared !== undefined && Number(declared) !== blob.size) {
+      throw new WharfError('SIZE_INVALID', `received ${blob.size} bytes, Content-Length said ${declared}`);
+    }
+    metrics.bytesIn.inc(blob.size);
+    await sendBlobCreated(ctx, name, digest);
+    return;
+  }
+  ctx.request.raw.resume();
+  const upload = await registry.startUpload(name);
+  await sendUploadState(ctx, 202, name, upload.id, 0);
+}
+
+function chunkRange(ctx: V2Context): { start: number; end: number } | undefined {
+  const range = parseContentRange(ctx.request.headers['content-range']);
+  const declared = ctx.request.headers['content-length'];
+  if (range && declared !== undefined && Number(declared) !== range.end - range.start + 1) {
+    throw new WharfError('RANGE_INVALID', `Content-Range covers ${range.end - range.start + 1} bytes but Content-Length is ${declared}`);
+  }
+  return range;
+}
+
+export async function patchUpload(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const id = ctx.params[1]!;
+  const { registry, metrics } = ctx.options;
+  const range = chunkRange(ctx);
+  const before = (await registry.getUpload(name, id)).size;
+  const upload = await registry.appendUpload(name, id, ctx.request.raw, range);
+  metrics.bytesIn.inc(upload.size - before);
+  await sendUploadState(ctx, 202, name, id, upload.size);
+}
+
+export async function putUpload(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const id = ctx.params[1]!;
+  const digest = parseDigest(ctx.query.get('digest') ?? '');
+  const { registry, metrics } = ctx.options;
+  const body = hasBody(ctx.request);
+  const range = body ? chunkRange(ctx) : undefined;
+  const before = body ? (await registry.getUpload(name, id)).size : 0;
+  const blob = await registry.completeUpload(name, id, digest, body ? ctx.request.raw : undefined, range);
+  if (body) metrics.bytesIn.inc(blob.size - before);
+  await sendBlobCreated(ctx, name, digest);
+}
+
+export async function getUploadStatus(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const id = ctx.params[1]!;
+  const upload = await ctx.options.registry.getUpload(name, id);
+  await sendUploadState(ctx, 204, name, id, upload.size);
+}
+
+export async function cancelUpload(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  await ctx.options.registry.cancelUpload(name, ctx.params[1]!);
+  await ctx.reply.code(204).send();
+}

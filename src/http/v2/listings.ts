@@ -1,0 +1,57 @@
+import { parseDigest } from '../../domain/digest.js';
+import { isMediaTypeString } from '../../domain/media-types.js';
+import { parseRepoName } from '../../domain/names.js';
+import { WharfError } from '../../errors/wharf-error.js';
+import type { Page, PageRequest } from '../../storage/metadata/metadata-store.js';
+import type { V2Context } from './route-table.js';
+
+/** `n` and `last` per the distribution spec; n absent means "as many as the server allows". */
+function pageRequest(ctx: V2Context): PageRequest | 'empty' {
+  const { maxPageSize } = ctx.options.pagination;
+  const n = ctx.query.get('n');
+  const last = ctx.query.get('last');
+  let limit = maxPageSize;
+  if (n !== null) {
+    if (!/^\d{1,9}$/.test(n)) throw new WharfError('PAGINATION_INVALID', `n=${JSON.stringify(n.slice(0, 20))} is not a number`);
+    limit = Math.min(Number(n), maxPageSize);
+    if (limit === 0) return 'empty';
+  }
+  if (last !== null && last.length > 256) throw new WharfError('PAGINATION_INVALID', 'last is too long');
+  return { limit, after: last ?? undefined };
+}
+
+function linkHeader(path: string, page: Page<string>, limit: number): string | undefined {
+  if (!page.more || page.items.length === 0) return undefined;
+  const last = page.items[page.items.length - 1]!;
+  return `<${path}?n=${limit}&last=${encodeURIComponent(last)}>; rel="next"`;
+}
+
+export async function listTags(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const req = pageRequest(ctx);
+  // n=0 still answers 404 for an unknown repository, so it goes to the store too
+  const page = await ctx.options.registry.listTags(name, req === 'empty' ? { limit: 0 } : req);
+  const link = req === 'empty' ? undefined : linkHeader(`/v2/${name}/tags/list`, page, req.limit);
+  if (link) ctx.reply.header('link', link);
+  await ctx.reply.code(200).header('content-type', 'application/json').send({ name, tags: page.items });
+}
+
+export async function catalog(ctx: V2Context): Promise<void> {
+  const req = pageRequest(ctx);
+  const page = req === 'empty' ? { items: [], more: false } : await ctx.options.registry.catalog(req);
+  const link = req === 'empty' ? undefined : linkHeader('/v2/_catalog', page, req.limit);
+  if (link) ctx.reply.header('link', link);
+  await ctx.reply.code(200).header('content-type', 'application/json').send({ repositories: page.items });
+}
+
+export async function referrers(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const subject = parseDigest(ctx.params[1]);
+  const artifactType = ctx.query.get('artifactType') ?? undefined;
+  if (artifactType !== undefined && !isMediaTypeString(artifactType)) {
+    throw new WharfError('UNSUPPORTED', `artifactType ${JSON.stringify(String(artifactType).slice(0, 80))} is not a media type`);
+  }
+  const { index, filtersApplied } = await ctx.options.registry.referrers(name, subject, artifactType);
+  if (filtersApplied.length > 0) ctx.reply.header('oci-filters-applied', filtersApplied.join(','));
+  await ctx.reply.code(200).header('content-type', index.mediaType).send(JSON.stringify(index));
+}

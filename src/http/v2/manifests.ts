@@ -1,0 +1,46 @@
+import { parseRepoName, parseReference } from '../../domain/names.js';
+import { WharfError } from '../../errors/wharf-error.js';
+import { readBodyLimited } from '../body.js';
+import type { V2Context } from './route-table.js';
+
+export async function getManifest(ctx: V2Context, head: boolean): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const ref = parseReference(ctx.params[1]!);
+  const m = await ctx.options.registry.getManifest(name, ref);
+  ctx.reply
+    .code(200)
+    .header('content-type', m.mediaType)
+    .header('docker-content-digest', m.digest)
+    .header('etag', `"${m.digest}"`)
+    .header('content-length', m.size);
+  if (head) {
+    await ctx.reply.send();
+    return;
+  }
+  ctx.options.registry.notePulled(name, m.digest);
+  await ctx.reply.send(m.content);
+}
+
+export async function putManifest(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const ref = parseReference(ctx.params[1]!);
+  const limit = ctx.options.manifestBodyLimit;
+  const body = await readBodyLimited(ctx.request, limit, () => {
+    throw new WharfError('MANIFEST_INVALID', `manifest is larger than ${limit} bytes`);
+  });
+  const result = await ctx.options.registry.putManifest(name, ref, body, ctx.request.headers['content-type']);
+  ctx.reply
+    .code(201)
+    .header('location', `/v2/${name}/manifests/${result.digest}`)
+    .header('docker-content-digest', result.digest)
+    .header('content-length', 0);
+  if (result.subject) ctx.reply.header('oci-subject', result.subject);
+  await ctx.reply.send();
+}
+
+export async function deleteManifest(ctx: V2Context): Promise<void> {
+  const name = parseRepoName(ctx.params[0]);
+  const ref = parseReference(ctx.params[1]!);
+  await ctx.options.registry.deleteManifest(name, ref);
+  await ctx.reply.code(202).header('content-length', 0).send();
+}

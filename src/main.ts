@@ -1,0 +1,102 @@
+/**
+ * The one composition root: turns a validated Config into running parts. Nothing else
+ * constructs stores, services or the HTTP app.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Config } from './config/index.js';
+import { buildApp } from './http/app.js';
+import { WharfMetrics } from './observability/metrics.js';
+import { RegistryService } from './registry/registry-service.js';
+import { FsBlobStore } from './storage/blob/fs-blob-store.js';
+import type { MetadataStore } from './storage/metadata/metadata-store.js';
+import { openSqliteMetadataStore } from './storage/metadata/open-metadata-store.js';
+
+export interface Wharf {
+  app: FastifyInstance;
+  registry: RegistryService;
+  metadata: MetadataStore;
+  blobs: FsBlobStore;
+  logger: Logger;
+  /** starts listening; resolves to the bound address, e.g. http://127.0.0.1:5000 */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.log.level,
+    base: { service: 'wharf' },
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.password', '*.secret'], censor: '[redacted]' },
+  });
+}
+
+/** Opens the stores the config names (migrating the DB); used by `serve` and by operator commands. */
+export async function openStores(config: Config): Promise<{ metadata: MetadataStore; blobs: FsBlobStore }> {
+  const blobs = new FsBlobStore({ root: config.storage.blob.path! });
+  await blobs.init();
+  const metadata = openSqliteMetadataStore({ path: config.storage.metadata.path! });
+  await metadata.migrate();
+  return { metadata, blobs };
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+export async function createWharf(config: Config, options: { logger?: Logger } = {}): Promise<Wharf> {
+  const logger = options.logger ?? createLogger(config);
+  const { metadata, blobs } = await openStores(config);
+  const registry = new RegistryService({ metadata, blobs, uploads: blobs });
+  const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
+  let ready = false;
+  const tls = config.http.tls;
+  const app = buildApp({
+    logger,
+    metadata,
+    metrics,
+    registry,
+    pagination: config.pagination,
+    manifestBodyLimit: config.http.bodyLimitManifest,
+    trustProxy: config.http.trustProxy,
+    https: tls ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : undefined,
+    isReady: () => ready,
+  });
+
+  const maxAgeMs = config.uploads.maxAgeSeconds * 1000;
+  const reclaim = async (): Promise<void> => {
+    try {
+      const n = await registry.reclaimAbandonedUploads(maxAgeMs);
+      if (n > 0) logger.info({ reclaimed: n }, 'abandoned uploads reclaimed');
+    } catch (err) {
+      logger.error({ err }, 'reclaiming abandoned uploads failed');
+    }
+  };
+  const timer = setInterval(() => void reclaim(), config.uploads.reclaimIntervalSeconds * 1000);
+  timer.unref();
+
+  return {
+    app,
+    registry,
+    metadata,
+    blobs,
+    logger,
+    async listen() {
+      await reclaim();
+      const { host, port } = parseListen(config.listen);
+      const address = await app.listen({ host, port });
+      ready = true;
+      return address;
+    },
+    async close() {
+      ready = false;
+      clearInterval(timer);
+      await app.close();
+      await registry.close();
+      await metadata.close();
+    },
+  };
+}

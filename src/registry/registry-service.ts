@@ -1,0 +1,304 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { algorithmOf, digestOf, type Digest } from '../domain/digest.js';
+import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor } from '../domain/manifest.js';
+import { MediaTypes } from '../domain/media-types.js';
+import type { Reference } from '../domain/names.js';
+import { WharfError } from '../errors/wharf-error.js';
+import type { BlobStore, ByteRange, UploadStore } from '../storage/blob/blob-store.js';
+import type {
+  BlobRecord,
+  ManifestWithContent,
+  MetadataStore,
+  Page,
+  PageRequest,
+  UploadRecord,
+} from '../storage/metadata/metadata-store.js';
+
+/**
+ * The registry core: coordinates the blob store (bytes) and the metadata store (truth) for
+ * pushes, pulls, tags, referrers and mounts. Knows repositories and digests, never HTTP.
+ * Names, tags and digests arrive parsed (domain/); everything else is validated here.
+ */
+export interface RegistryServiceOptions {
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  uploads: UploadStore;
+  now?: () => number;
+  /** how often buffered last-pulled times are written (ms) */
+  pullFlushIntervalMs?: number;
+}
+
+export interface AppendRange {
+  /** first byte of the chunk; must equal the upload's current size */
+  start: number;
+  /** last byte, inclusive */
+  end: number;
+}
+
+export interface ReferrersResult {
+  index: { schemaVersion: 2; mediaType: string; manifests: Descriptor[] };
+  filtersApplied: string[];
+}
+
+export class RegistryService {
+  private readonly metadata: MetadataStore;
+  private readonly blobs: BlobStore;
+  private readonly uploads: UploadStore;
+  private readonly now: () => number;
+  /** uploads with an append or commit in progress in this process (chunks must be sequential) */
+  private readonly busyUploads = new Set<string>();
+  /** last-pulled times, written in batches so pulls never wait on a write */
+  private readonly pulled = new Map<string, { repository: string; digest: Digest; at: number }>();
+  private readonly flushTimer: NodeJS.Timeout;
+
+  constructor(options: RegistryServiceOptions) {
+    this.metadata = options.metadata;
+    this.blobs = options.blobs;
+    this.uploads = options.uploads;
+    this.now = options.now ?? Date.now;
+    this.flushTimer = setInterval(() => void this.flushPulled().catch(() => undefined), options.pullFlushIntervalMs ?? 30_000);
+    this.flushTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushPulled();
+  }
+
+  get uploadsInProgress(): number {
+    return this.busyUploads.size;
+  }
+
+  // --- manifests ---
+
+  async getManifest(repository: string, ref: Reference): Promise<ManifestWithContent> {
+    const m =
+      ref.kind === 'digest'
+        ? await this.metadata.findManifest(repository, ref.digest)
+        : await this.metadata.findManifestByTag(repository, ref.tag);
+    if (!m) {
+      throw new WharfError('MANIFEST_UNKNOWN', `manifest ${ref.kind === 'tag' ? ref.tag : ref.digest} is not in repository ${repository}`);
+    }
+    return m;
+  }
+
+  /** Records a pull for lifecycle policies; buffered, never blocks the response. */
+  notePulled(repository: string, digest: Digest): void {
+    this.pulled.set(`${repository}@${digest}`, { repository, digest, at: this.now() });
+  }
+
+  async flushPulled(): Promise<void> {
+    const batch = [...this.pulled.values()];
+    this.pulled.clear();
+    for (const p of batch) await this.metadata.touchManifestPulled(p.repository, p.digest, p.at);
+  }
+
+  async putManifest(
+    repository: string,
+    ref: Reference,
+    content: Buffer,
+    contentType: string | undefined,
+  ): Promise<{ digest: Digest; subject?: Digest; created: boolean }> {
+    if (content.length > MAX_MANIFEST_BYTES) {
+      throw new WharfError('MANIFEST_INVALID', `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    const digest = digestOf(content, ref.kind === 'digest' ? algorithmOf(ref.digest) : 'sha256');
+    if (ref.kind === 'digest' && ref.digest !== digest) {
+      throw new WharfError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${ref.digest}`);
+    }
+    const parsed = parseManifest(content, contentType);
+    const result = await this.metadata.putManifest({
+      repository,
+      digest,
+      mediaType: parsed.mediaType,
+      artifactType: parsed.artifactType,
+      subjectDigest: parsed.subject?.digest,
+      configDigest: parsed.config?.digest,
+      annotations: parsed.annotations,
+      content,
+      references: parsed.references
+        .filter((r) => r.mustExist)
+        .map((r) => ({ kind: r.kind, digest: r.descriptor.digest, size: r.descriptor.size })),
+      tag: ref.kind === 'tag' ? ref.tag : undefined,
+    });
+    return { digest, subject: parsed.subject?.digest, created: result.created };
+  }
+
+  async deleteManifest(repository: string, ref: Reference): Promise<void> {
+    const deleted =
+      ref.kind === 'digest'
+        ? await this.metadata.deleteManifest(repository, ref.digest)
+        : await this.metadata.deleteTag(repository, ref.tag);
+    if (!deleted) {
+      throw new WharfError('MANIFEST_UNKNOWN', `manifest ${ref.kind === 'tag' ? ref.tag : ref.digest} is not in repository ${repository}`);
+    }
+  }
+
+  // --- blobs ---
+
+  async statBlob(repository: string, digest: Digest): Promise<BlobRecord> {
+    const blob = await this.metadata.findRepositoryBlob(repository, digest);
+    if (!blob) throw new WharfError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repository}`);
+    return blob;
+  }
+
+  async openBlob(repository: string, digest: Digest, range?: ByteRange): Promise<Readable> {
+    await this.statBlob(repository, digest);
+    return this.blobs.open(digest, range);
+  }
+
+  async deleteBlob(repository: string, digest: Digest): Promise<void> {
+    if (!(await this.metadata.unlinkBlob(repository, digest))) {
+      throw new WharfError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repository}`);
+    }
+  }
+
+  /** Cross-repository mount. Returns undefined when the blob is not mountable (the caller starts an upload instead). */
+  async mountBlob(repository: string, digest: Digest, fromRepository?: string): Promise<BlobRecord | undefined> {
+    const blob = await this.metadata.linkBlob(repository, digest, fromRepository);
+    if (!blob) return undefined;
+    // the row says it exists; make sure the bytes agree before handing out a link to them
+    if (!(await this.blobs.stat(digest))) {
+      await this.metadata.unlinkBlob(repository, digest);
+      return undefined;
+    }
+    return blob;
+  }
+
+  // --- uploads ---
+
+  async startUpload(repository: string): Promise<UploadRecord> {
+    const id = randomUUID();
+    const record = await this.metadata.createUpload(id, repository); // row first: a file without a row is an orphan
+    await this.uploads.create(id);
+    return record;
+  }
+
+  async getUpload(repository: string, id: string): Promise<UploadRecord> {
+    const upload = await this.metadata.findUpload(id);
+    if (!upload || upload.repository !== repository) {
+      throw new WharfError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} is not in progress in repository ${repository}`);
+    }
+    return upload;
+  }
+
+  async appendUpload(repository: string, id: string, body: Readable, range?: AppendRange): Promise<UploadRecord> {
+    return this.withUpload(repository, id, async (upload) => this.appendLocked(upload, body, range));
+  }
+
+  /** Closes an upload, optionally appending a last chunk first. Returns the committed blob. */
+  async completeUpload(
+    repository: string,
+    id: string,
+    digest: Digest,
+    body?: Readable,
+    range?: AppendRange,
+  ): Promise<BlobRecord> {
+    return this.withUpload(repository, id, async (upload) => {
+      const current = body ? await this.appendLocked(upload, body, range) : upload;
+      await this.uploads.commit(id, current.size, digest);
+      await this.metadata.commitBlob(repository, digest, current.size, id);
+      return { digest, size: current.size, createdAt: this.now() };
+    });
+  }
+
+  /** Monolithic push: the whole blob in one request. */
+  async pushBlob(repository: string, digest: Digest, body: Readable): Promise<BlobRecord> {
+    const upload = await this.startUpload(repository);
+    try {
+      return await this.completeUpload(repository, upload.id, digest, body);
+    } catch (e) {
+      await this.cancelUpload(repository, upload.id).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async cancelUpload(repository: string, id: string): Promise<void> {
+    await this.getUpload(repository, id);
+    await this.metadata.deleteUpload(id);
+    await this.uploads.abort(id);
+  }
+
+  /** Deletes upload sessions idle for longer than maxAgeMs, and upload bytes no session owns. */
+  async reclaimAbandonedUploads(maxAgeMs: number): Promise<number> {
+    let reclaimed = 0;
+    for (;;) {
+      const stale = await this.metadata.listUploadsIdleSince(this.now() - maxAgeMs, 100);
+      const idle = stale.filter((u) => !this.busyUploads.has(u.id));
+      if (idle.length === 0) break;
+      for (const u of idle) {
+        await this.uploads.abort(u.id);
+        await this.metadata.deleteUpload(u.id);
+        reclaimed++;
+      }
+      if (idle.length < stale.length) break;
+    }
+    for await (const id of this.uploads.listUploads()) {
+      if (this.busyUploads.has(id)) continue;
+      if (!(await this.metadata.findUpload(id))) {
+        await this.uploads.abort(id);
+        reclaimed++;
+      }
+    }
+    return reclaimed;
+  }
+
+  private async withUpload<T>(repository: string, id: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
+    const upload = await this.getUpload(repository, id);
+    if (this.busyUploads.has(id)) {
+      throw new WharfError('BLOB_UPLOAD_INVALID', `upload ${id} is already receiving a chunk; send chunks one at a time`);
+    }
+    this.busyUploads.add(id);
+    try {
+      return await fn(upload);
+    } finally {
+      this.busyUploads.delete(id);
+    }
+  }
+
+  private async appendLocked(upload: UploadRecord, body: Readable, range?: AppendRange): Promise<UploadRecord> {
+    if (range && range.start !== upload.size) {
+      body.resume(); // drain so the connection stays usable
+      throw new WharfError('RANGE_INVALID', `chunk starts at ${range.start} but the upload has ${upload.size} bytes`, {
+        size: upload.size,
+      });
+    }
+    const maxBytes = range ? range.end - range.start + 1 : undefined;
+    const size = await this.uploads.append(upload.id, upload.size, body, { maxBytes });
+    if (range && size !== range.end + 1) {
+      throw new WharfError('RANGE_INVALID', `chunk was ${size - upload.size} bytes, Content-Range said ${range.end - range.start + 1}`);
+    }
+    if (!(await this.metadata.advanceUpload(upload.id, upload.size, size))) {
+      throw new WharfError('BLOB_UPLOAD_INVALID', `upload ${upload.id} changed while this chunk was written`);
+    }
+    return { ...upload, size, updatedAt: this.now() };
+  }
+
+  // --- listings ---
+
+  async listTags(repository: string, page: PageRequest): Promise<Page<string>> {
+    if (!(await this.metadata.repositoryExists(repository))) {
+      throw new WharfError('NAME_UNKNOWN', `repository ${repository} is not known`);
+    }
+    return this.metadata.listTags(repository, page);
+  }
+
+  async catalog(page: PageRequest): Promise<Page<string>> {
+    return this.metadata.listRepositories(page);
+  }
+
+  async referrers(repository: string, subject: Digest, artifactType?: string): Promise<ReferrersResult> {
+    const rows = await this.metadata.listReferrers(repository, subject, artifactType);
+    const manifests: Descriptor[] = rows.map((m) => {
+      const d: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
+      if (m.artifactType) d.artifactType = m.artifactType;
+      if (m.annotations) d.annotations = m.annotations;
+      return d;
+    });
+    return {
+      index: { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests },
+      filtersApplied: artifactType !== undefined ? ['artifactType'] : [],
+    };
+  }
+}

@@ -1,0 +1,121 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+/**
+ * Migrations are code, versioned by name, run at start (Kysely's Migrator records them in
+ * kysely_migration). Column types that differ between dialects come from `types(dialect)`.
+ * Never edit a released migration; add a new one.
+ */
+function types(dialect: SqlDialectName) {
+  return {
+    id: dialect === 'postgres' ? ('bigserial' as const) : ('integer' as const),
+    bigint: dialect === 'postgres' ? ('bigint' as const) : ('integer' as const),
+    bytes: dialect === 'postgres' ? sql`bytea` : sql`blob`,
+    // byte-wise ordering for names and tags, as the OCI spec's lexical order expects
+    text: dialect === 'postgres' ? sql`text collate "C"` : sql`text`,
+  };
+}
+
+function initial(dialect: SqlDialectName): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('repositories')
+        .addColumn('id', t.id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('kind', 'text', (c) => c.notNull().defaultTo('hosted'))
+        .addColumn('format', 'text', (c) => c.notNull().defaultTo('oci'))
+        .addColumn('settings', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('created_at', t.bigint, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('blobs')
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('size', t.bigint, (c) => c.notNull())
+        .addColumn('created_at', t.bigint, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('repository_blobs')
+        .addColumn('repository_id', t.bigint, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('digest', 'text', (c) => c.notNull().references('blobs.digest'))
+        .addColumn('created_at', t.bigint, (c) => c.notNull())
+        .addPrimaryKeyConstraint('repository_blobs_pk', ['repository_id', 'digest'])
+        .execute();
+      await db.schema.createIndex('repository_blobs_digest').on('repository_blobs').column('digest').execute();
+
+      await db.schema
+        .createTable('manifests')
+        .addColumn('id', t.id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('repository_id', t.bigint, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('media_type', 'text', (c) => c.notNull())
+        .addColumn('artifact_type', 'text')
+        .addColumn('subject_digest', 'text')
+        .addColumn('config_digest', 'text')
+        .addColumn('annotations', 'text')
+        .addColumn('size', t.bigint, (c) => c.notNull())
+        .addColumn('content', t.bytes, (c) => c.notNull())
+        .addColumn('created_at', t.bigint, (c) => c.notNull())
+        .addColumn('last_pulled_at', t.bigint)
+        .addUniqueConstraint('manifests_repo_digest', ['repository_id', 'digest'])
+        .execute();
+      await db.schema
+        .createIndex('manifests_subject')
+        .on('manifests')
+        .columns(['repository_id', 'subject_digest'])
+        .execute();
+
+      await db.schema
+        .createTable('manifest_references')
+        .addColumn('manifest_id', t.bigint, (c) => c.notNull().references('manifests.id').onDelete('cascade'))
+        .addColumn('child_digest', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('manifest_references_pk', ['manifest_id', 'child_digest', 'kind'])
+        .execute();
+      await db.schema.createIndex('manifest_references_child').on('manifest_references').column('child_digest').execute();
+
+      await db.schema
+        .createTable('tags')
+        .addColumn('repository_id', t.bigint, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('name', t.text, (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('updated_at', t.bigint, (c) => c.notNull())
+        .addPrimaryKeyConstraint('tags_pk', ['repository_id', 'name'])
+        .execute();
+      await db.schema.createIndex('tags_digest').on('tags').columns(['repository_id', 'digest']).execute();
+
+      await db.schema
+        .createTable('tag_events')
+        .addColumn('id', t.id, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('repository_id', t.bigint, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('tag', 'text', (c) => c.notNull())
+        .addColumn('old_digest', 'text')
+        .addColumn('new_digest', 'text')
+        .addColumn('at', t.bigint, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('tag_events_repo_tag').on('tag_events').columns(['repository_id', 'tag']).execute();
+
+      await db.schema
+        .createTable('uploads')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('repository_id', t.bigint, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('size', t.bigint, (c) => c.notNull())
+        .addColumn('started_at', t.bigint, (c) => c.notNull())
+        .addColumn('updated_at', t.bigint, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('uploads_updated').on('uploads').column('updated_at').execute();
+    },
+  };
+}
+
+export class WharfMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: SqlDialectName) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { '0001_initial': initial(this.dialect) };
+  }
+}

@@ -1,0 +1,582 @@
+/**
+ * The one metadata store: Kysely over SQLite (better-sqlite3) or PostgreSQL. Dialect differences
+ * are confined to migrations.ts and the driver setup in open-metadata-store.ts.
+ *
+ * Tables (see schema.ts): repositories 1-n repository_blobs n-1 blobs; repositories 1-n manifests
+ * 1-n manifest_references; tags (repository, name) -> digest; tag_events; uploads.
+ */
+import { Migrator, type Kysely, type Transaction } from 'kysely';
+import type { Digest } from '../../domain/digest.js';
+import type { ReferenceKind } from '../../domain/manifest.js';
+import { WharfError } from '../../errors/wharf-error.js';
+import { WharfMigrationProvider, type SqlDialectName } from './migrations.js';
+import type { Database } from './schema.js';
+import type {
+  BlobRecord,
+  FsckManifest,
+  ManifestRecord,
+  ManifestWithContent,
+  MetadataStore,
+  NewManifest,
+  Page,
+  PageRequest,
+  PutManifestResult,
+  UploadRecord,
+} from './metadata-store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const MANIFEST_COLUMNS = [
+  'm.digest',
+  'm.media_type',
+  'm.artifact_type',
+  'm.subject_digest',
+  'm.size',
+  'm.annotations',
+  'm.created_at',
+] as const;
+
+export class SqlMetadataStore implements MetadataStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialectName,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: new WharfMigrationProvider(this.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+      throw new WharfError('UNAVAILABLE', `database migration ${failed ?? ''} failed`, undefined, { cause: error });
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('repositories').select('id').limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  // --- repositories ---
+
+  private async repositoryId(db: Db, name: string): Promise<number | undefined> {
+    const row = await db.selectFrom('repositories').select('id').where('name', '=', name).executeTakeFirst();
+    return row === undefined ? undefined : Number(row.id);
+  }
+
+  private async ensureRepositoryId(db: Db, name: string): Promise<number> {
+    const existing = await this.repositoryId(db, name);
+    if (existing !== undefined) return existing;
+    await db
+      .insertInto('repositories')
+      .values({ name, kind: 'hosted', format: 'oci', settings: '{}', created_at: this.now() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const id = await this.repositoryId(db, name);
+    if (id === undefined) throw new Error(`repository ${name} vanished after insert`);
+    return id;
+  }
+
+  async ensureRepository(name: string): Promise<void> {
+    await this.ensureRepositoryId(this.db, name);
+  }
+
+  async repositoryExists(name: string): Promise<boolean> {
+    return (await this.repositoryId(this.db, name)) !== undefined;
+  }
+
+  async listRepositories(page: PageRequest): Promise<Page<string>> {
+    let q = this.db.selectFrom('repositories').select('name').orderBy('name').limit(page.limit + 1);
+    if (page.after !== undefined) q = q.where('name', '>', page.after);
+    const rows = await q.execute();
+    return toPage(
+      rows.map((r) => r.name),
+      page.limit,
+    );
+  }
+
+  // --- blobs ---
+
+  async findBlob(digest: Digest): Promise<BlobRecord | undefined> {
+    const row = await this.db.selectFrom('blobs').selectAll().where('digest', '=', digest).executeTakeFirst();
+    return row && toBlob(row);
+  }
+
+  async findRepositoryBlob(repository: string, digest: Digest): Promise<BlobRecord | undefined> {
+    const row = await this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('repositories as r', 'r.id', 'rb.repository_id')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['b.digest', 'b.size', 'b.created_at'])
+      .where('r.name', '=', repository)
+      .where('rb.digest', '=', digest)
+      .executeTakeFirst();
+    return row && toBlob(row);
+  }
+
+  async commitBlob(repository: string, digest: Digest, size: number, uploadId?: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const repoId = await this.ensureRepositoryId(trx, repository);
+      const now = this.now();
+      await trx
+        .insertInto('blobs')
+        .values({ digest, size, created_at: now })
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
+      await trx
+        .insertInto('repository_blobs')
+        .values({ repository_id: repoId, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+        .execute();
+      if (uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', uploadId).execute();
+    });
+  }
+
+  async linkBlob(repository: string, digest: Digest, fromRepository?: string): Promise<BlobRecord | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      let blob: BlobRecord | undefined;
+      if (fromRepository !== undefined) {
+        const row = await trx
+          .selectFrom('repository_blobs as rb')
+          .innerJoin('repositories as r', 'r.id', 'rb.repository_id')
+          .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+          .select(['b.digest', 'b.size', 'b.created_at'])
+          .where('r.name', '=', fromRepository)
+          .where('rb.digest', '=', digest)
+          .executeTakeFirst();
+        blob = row && toBlob(row);
+      } else {
+        const row = await trx.selectFrom('blobs').selectAll().where('digest', '=', digest).executeTakeFirst();
+        blob = row && toBlob(row);
+      }
+      if (!blob) return undefined;
+      const repoId = await this.ensureRepositoryId(trx, repository);
+      await trx
+        .insertInto('repository_blobs')
+        .values({ repository_id: repoId, digest, created_at: this.now() })
+        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+        .execute();
+      return blob;
+    });
+  }
+
+  async unlinkBlob(repository: string, digest: Digest): Promise<boolean> {
+    const repoId = await this.repositoryId(this.db, repository);
+    if (repoId === undefined) return false;
+    const r = await this.db
+      .deleteFrom('repository_blobs')
+      .where('repository_id', '=', repoId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  // --- manifests ---
+
+  async putManifest(m: NewManifest): Promise<PutManifestResult> {
+    return this.db.transaction().execute(async (trx) => {
+      const repoId = await this.ensureRepositoryId(trx, m.repository);
+      await this.checkReferences(trx, repoId, m);
+      const now = this.now();
+      const existing = await trx
+        .selectFrom('manifests')
+        .select('id')
+        .where('repository_id', '=', repoId)
+        .where('digest', '=', m.digest)
+        .executeTakeFirst();
+      let created = false;
+      if (!existing) {
+        const inserted = await trx
+          .insertInto('manifests')
+          .values({
+            repository_id: repoId,
+            digest: m.digest,
+            media_type: m.mediaType,
+            artifact_type: m.artifactType ?? null,
+            subject_digest: m.subjectDigest ?? null,
+            config_digest: m.configDigest ?? null,
+            annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+            size: m.content.length,
+            content: m.content,
+            created_at: now,
+            last_pulled_at: null,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        const refs = dedupeReferences(m.references);
+        if (refs.length > 0) {
+          await trx
+            .insertInto('manifest_references')
+            .values(refs.map((r) => ({ manifest_id: Number(inserted.id), child_digest: r.digest, kind: r.kind })))
+            .execute();
+        }
+        created = true;
+      }
+      let previousTagDigest: string | undefined;
+      if (m.tag !== undefined) {
+        const old = await trx
+          .selectFrom('tags')
+          .select('digest')
+          .where('repository_id', '=', repoId)
+          .where('name', '=', m.tag)
+          .executeTakeFirst();
+        if (old?.digest !== m.digest) {
+          await trx
+            .insertInto('tags')
+            .values({ repository_id: repoId, name: m.tag, digest: m.digest, updated_at: now })
+            .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ digest: m.digest, updated_at: now }))
+            .execute();
+          await trx
+            .insertInto('tag_events')
+            .values({ repository_id: repoId, tag: m.tag, old_digest: old?.digest ?? null, new_digest: m.digest, at: now })
+            .execute();
+          previousTagDigest = old?.digest;
+        }
+      }
+      return { created, previousTagDigest };
+    });
+  }
+
+  /** Every reference the manifest needs must be in this repository, with the declared size. */
+  private async checkReferences(trx: Db, repoId: number, m: NewManifest): Promise<void> {
+    const blobRefs = m.references.filter((r) => r.kind !== 'manifest');
+    const manifestRefs = m.references.filter((r) => r.kind === 'manifest');
+    const sizes = new Map<string, number>();
+    for (const group of chunks(unique(blobRefs.map((r) => r.digest)), 500)) {
+      const rows = await trx
+        .selectFrom('repository_blobs as rb')
+        .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+        .select(['b.digest', 'b.size'])
+        .where('rb.repository_id', '=', repoId)
+        .where('rb.digest', 'in', group)
+        .execute();
+      for (const r of rows) sizes.set(r.digest, Number(r.size));
+    }
+    for (const group of chunks(unique(manifestRefs.map((r) => r.digest)), 500)) {
+      const rows = await trx
+        .selectFrom('manifests')
+        .select(['digest', 'size'])
+        .where('repository_id', '=', repoId)
+        .where('digest', 'in', group)
+        .execute();
+      for (const r of rows) sizes.set(r.digest, Number(r.size));
+    }
+    const missing = m.references.filter((r) => !sizes.has(r.digest));
+    if (missing.length > 0) {
+      throw new WharfError(
+        'MANIFEST_BLOB_UNKNOWN',
+        `manifest references ${missing.length} ${missing.length === 1 ? 'item' : 'items'} not in repository ${m.repository}: ${missing
+          .slice(0, 3)
+          .map((r) => `${r.kind} ${r.digest}`)
+          .join(', ')}${missing.length > 3 ? ', ...' : ''}`,
+        missing.map((r) => ({ kind: r.kind, digest: r.digest })),
+      );
+    }
+    const wrong = m.references.find((r) => sizes.get(r.digest) !== r.size);
+    if (wrong) {
+      throw new WharfError(
+        'MANIFEST_INVALID',
+        `${wrong.kind} ${wrong.digest} is declared as ${wrong.size} bytes but is ${sizes.get(wrong.digest)} bytes`,
+      );
+    }
+  }
+
+  async findManifest(repository: string, digest: Digest): Promise<ManifestWithContent | undefined> {
+    const row = await this.db
+      .selectFrom('manifests as m')
+      .innerJoin('repositories as r', 'r.id', 'm.repository_id')
+      .select([...MANIFEST_COLUMNS, 'm.content'])
+      .where('r.name', '=', repository)
+      .where('m.digest', '=', digest)
+      .executeTakeFirst();
+    return row && { ...toManifest(repository, row), content: toBuffer(row.content) };
+  }
+
+  async findManifestByTag(repository: string, tag: string): Promise<ManifestWithContent | undefined> {
+    const row = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('repositories as r', 'r.id', 't.repository_id')
+      .innerJoin('manifests as m', (j) => j.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.digest'))
+      .select([...MANIFEST_COLUMNS, 'm.content'])
+      .where('r.name', '=', repository)
+      .where('t.name', '=', tag)
+      .executeTakeFirst();
+    return row && { ...toManifest(repository, row), content: toBuffer(row.content) };
+  }
+
+  async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const repoId = await this.repositoryId(trx, repository);
+      if (repoId === undefined) return false;
+      const tags = await trx
+        .selectFrom('tags')
+        .select('name')
+        .where('repository_id', '=', repoId)
+        .where('digest', '=', digest)
+        .execute();
+      const now = this.now();
+      if (tags.length > 0) {
+        await trx.deleteFrom('tags').where('repository_id', '=', repoId).where('digest', '=', digest).execute();
+        await trx
+          .insertInto('tag_events')
+          .values(tags.map((t) => ({ repository_id: repoId, tag: t.name, old_digest: digest, new_digest: null, at: now })))
+          .execute();
+      }
+      const manifest = await trx
+        .selectFrom('manifests')
+        .select('id')
+        .where('repository_id', '=', repoId)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
+      if (!manifest) return tags.length > 0;
+      await trx.deleteFrom('manifest_references').where('manifest_id', '=', manifest.id).execute();
+      await trx.deleteFrom('manifests').where('id', '=', manifest.id).execute();
+      return true;
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const repoId = await this.repositoryId(trx, repository);
+      if (repoId === undefined) return false;
+      const old = await trx
+        .selectFrom('tags')
+        .select('digest')
+        .where('repository_id', '=', repoId)
+        .where('name', '=', tag)
+        .executeTakeFirst();
+      if (!old) return false;
+      await trx.deleteFrom('tags').where('repository_id', '=', repoId).where('name', '=', tag).execute();
+      await trx
+        .insertInto('tag_events')
+        .values({ repository_id: repoId, tag, old_digest: old.digest, new_digest: null, at: this.now() })
+        .execute();
+      return true;
+    });
+  }
+
+  async listTags(repository: string, page: PageRequest): Promise<Page<string>> {
+    let q = this.db
+      .selectFrom('tags as t')
+      .innerJoin('repositories as r', 'r.id', 't.repository_id')
+      .select('t.name')
+      .where('r.name', '=', repository)
+      .orderBy('t.name')
+      .limit(page.limit + 1);
+    if (page.after !== undefined) q = q.where('t.name', '>', page.after);
+    const rows = await q.execute();
+    return toPage(
+      rows.map((r) => r.name),
+      page.limit,
+    );
+  }
+
+  async listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]> {
+    let q = this.db
+      .selectFrom('manifests as m')
+      .innerJoin('repositories as r', 'r.id', 'm.repository_id')
+      .select([...MANIFEST_COLUMNS])
+      .where('r.name', '=', repository)
+      .where('m.subject_digest', '=', subject)
+      .orderBy('m.id');
+    if (artifactType !== undefined) q = q.where('m.artifact_type', '=', artifactType);
+    const rows = await q.execute();
+    return rows.map((row) => toManifest(repository, row));
+  }
+
+  async touchManifestPulled(repository: string, digest: Digest, at: number): Promise<void> {
+    const repoId = await this.repositoryId(this.db, repository);
+    if (repoId === undefined) return;
+    await this.db
+      .updateTable('manifests')
+      .set({ last_pulled_at: at })
+      .where('repository_id', '=', repoId)
+      .where('digest', '=', digest)
+      .execute();
+  }
+
+  // --- uploads ---
+
+  async createUpload(id: string, repository: string): Promise<UploadRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      const repoId = await this.ensureRepositoryId(trx, repository);
+      const now = this.now();
+      await trx.insertInto('uploads').values({ id, repository_id: repoId, size: 0, started_at: now, updated_at: now }).execute();
+      return { id, repository, size: 0, startedAt: now, updatedAt: now };
+    });
+  }
+
+  async findUpload(id: string): Promise<UploadRecord | undefined> {
+    const row = await this.db
+      .selectFrom('uploads as u')
+      .innerJoin('repositories as r', 'r.id', 'u.repository_id')
+      .select(['u.id', 'r.name', 'u.size', 'u.started_at', 'u.updated_at'])
+      .where('u.id', '=', id)
+      .executeTakeFirst();
+    return row && toUpload(row);
+  }
+
+  async advanceUpload(id: string, fromSize: number, toSize: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('uploads')
+      .set({ size: toSize, updated_at: this.now() })
+      .where('id', '=', id)
+      .where('size', '=', fromSize)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.db.deleteFrom('uploads').where('id', '=', id).execute();
+  }
+
+  async listUploadsIdleSince(before: number, limit: number): Promise<UploadRecord[]> {
+    const rows = await this.db
+      .selectFrom('uploads as u')
+      .innerJoin('repositories as r', 'r.id', 'u.repository_id')
+      .select(['u.id', 'r.name', 'u.size', 'u.started_at', 'u.updated_at'])
+      .where('u.updated_at', '<', before)
+      .orderBy('u.updated_at')
+      .limit(limit)
+      .execute();
+    return rows.map(toUpload);
+  }
+
+  // --- fsck / maintenance ---
+
+  async *iterateBlobs(): AsyncIterable<BlobRecord> {
+    let after = '';
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('blobs')
+        .selectAll()
+        .where('digest', '>', after)
+        .orderBy('digest')
+        .limit(1000)
+        .execute();
+      if (rows.length === 0) return;
+      for (const r of rows) yield toBlob(r);
+      after = rows[rows.length - 1]!.digest;
+    }
+  }
+
+  async *iterateManifests(): AsyncIterable<FsckManifest> {
+    let after = 0;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('manifests as m')
+        .innerJoin('repositories as r', 'r.id', 'm.repository_id')
+        .select(['m.id', 'r.name', 'm.digest', 'm.content'])
+        .where('m.id', '>', after)
+        .orderBy('m.id')
+        .limit(200)
+        .execute();
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        const refs = await this.db
+          .selectFrom('manifest_references')
+          .select(['child_digest', 'kind'])
+          .where('manifest_id', '=', row.id)
+          .execute();
+        yield {
+          repository: row.name,
+          digest: row.digest as Digest,
+          content: toBuffer(row.content),
+          references: refs.map((r) => ({ kind: r.kind as ReferenceKind, digest: r.child_digest })),
+        };
+      }
+      after = Number(rows[rows.length - 1]!.id);
+    }
+  }
+
+  async findDanglingTags(): Promise<{ repository: string; tag: string; digest: string }[]> {
+    const rows = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('repositories as r', 'r.id', 't.repository_id')
+      .leftJoin('manifests as m', (j) => j.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.digest'))
+      .select(['r.name', 't.name as tag', 't.digest'])
+      .where('m.id', 'is', null)
+      .execute();
+    return rows.map((r) => ({ repository: r.name, tag: r.tag, digest: r.digest }));
+  }
+
+  async findLinksWithoutBlobs(): Promise<{ repository: string; digest: string }[]> {
+    const rows = await this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('repositories as r', 'r.id', 'rb.repository_id')
+      .leftJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['r.name', 'rb.digest'])
+      .where('b.digest', 'is', null)
+      .execute();
+    return rows.map((r) => ({ repository: r.name, digest: r.digest }));
+  }
+}
+
+function toPage(items: string[], limit: number): Page<string> {
+  return items.length > limit ? { items: items.slice(0, limit), more: true } : { items, more: false };
+}
+
+function toBlob(row: { digest: string; size: number | string; created_at: number | string }): BlobRecord {
+  return { digest: row.digest as Digest, size: Number(row.size), createdAt: Number(row.created_at) };
+}
+
+function toManifest(
+  repository: string,
+  row: {
+    digest: string;
+    media_type: string;
+    artifact_type: string | null;
+    subject_digest: string | null;
+    size: number | string;
+    annotations: string | null;
+    created_at: number | string;
+  },
+): ManifestRecord {
+  return {
+    repository,
+    digest: row.digest as Digest,
+    mediaType: row.media_type,
+    artifactType: row.artifact_type,
+    subjectDigest: row.subject_digest,
+    size: Number(row.size),
+    annotations: row.annotations ? (JSON.parse(row.annotations) as Record<string, string>) : null,
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toUpload(row: { id: string; name: string; size: number | string; started_at: number | string; updated_at: number | string }): UploadRecord {
+  return {
+    id: row.id,
+    repository: row.name,
+    size: Number(row.size),
+    startedAt: Number(row.started_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function dedupeReferences<T extends { kind: string; digest: string }>(refs: T[]): T[] {
+  const seen = new Set<string>();
+  return refs.filter((r) => {
+    const key = `${r.kind} ${r.digest}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}

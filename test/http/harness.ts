@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { pino } from 'pino';
+import { buildApp } from '../../src/http/app.js';
+import { WharfMetrics } from '../../src/observability/metrics.js';
+import { RegistryService } from '../../src/registry/registry-service.js';
+import { FsBlobStore } from '../../src/storage/blob/fs-blob-store.js';
+import { openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
+import type { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
+import { digestOf } from '../../src/domain/digest.js';
+
+/** An app over a real fs blob store and SQLite in a scratch directory, driven by app.inject. */
+export interface Harness {
+  app: FastifyInstance;
+  registry: RegistryService;
+  metadata: SqlMetadataStore;
+  blobs: FsBlobStore;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: { maxPageSize?: number } = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-http-'));
+  const blobs = new FsBlobStore({ root: join(dir, 'blobs'), fsync: false });
+  await blobs.init();
+  const metadata = openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
+  await metadata.migrate();
+  const registry = new RegistryService({ metadata, blobs, uploads: blobs });
+  const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress, defaultMetrics: false });
+  const app = buildApp({
+    logger: pino({ level: 'silent' }),
+    metadata,
+    metrics,
+    registry,
+    pagination: { defaultPageSize: 100, maxPageSize: options.maxPageSize ?? 1000 },
+    manifestBodyLimit: 4 * 1024 * 1024,
+  });
+  await app.ready();
+  return {
+    app,
+    registry,
+    metadata,
+    blobs,
+    dir,
+    async close() {
+      await app.close();
+      await registry.close();
+      await metadata.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+export async function pushBlob(app: FastifyInstance, repo: string, bytes: Buffer): Promise<string> {
+  const digest = digestOf(bytes);
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v2/${repo}/blobs/uploads/?digest=${digest}`,
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: bytes,
+  });
+  if (res.statusCode !== 201) throw new Error(`push blob: ${res.statusCode} ${res.body}`);
+  return digest;
+}
+
+export interface PushedImage {
+  manifest: Buffer;
+  digest: string;
+  config: string;
+  layers: string[];
+}
+
+/** Pushes a config + layers and an OCI image manifest referencing them. */
+export async function pushImage(
+  app: FastifyInstance,
+  repo: string,
+  ref: string,
+  extra: Record<string, unknown> = {},
+  layerContents: Buffer[] = [Buffer.from(`layer of ${repo}:${ref} ${Math.random()}`)],
+): Promise<PushedImage> {
+  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const config = await pushBlob(app, repo, configBytes);
+  const layers: string[] = [];
+  for (const l of layerContents) layers.push(await pushBlob(app, repo, l));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: configBytes.length },
+      layers: layers.map((d, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d, size: layerContents[i]!.length })),
+      ...extra,
+    }),
+  );
+  const res = await putManifest(app, repo, ref, manifest);
+  if (res.statusCode !== 201) throw new Error(`push manifest: ${res.statusCode} ${res.body}`);
+  return { manifest, digest: digestOf(manifest), config, layers };
+}
+
+export function putManifest(
+  app: FastifyInstance,
+  repo: string,
+  ref: string,
+  body: Buffer | string,
+  contentType = OCI_MANIFEST,
+): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'PUT', url: `/v2/${repo}/manifests/${ref}`, headers: { 'content-type': contentType }, payload: body });
+}
+
+export function errorCode(res: LightMyRequestResponse): string | undefined {
+  try {
+    return (JSON.parse(res.body) as { errors?: { code: string }[] }).errors?.[0]?.code;
+  } catch {
+    return undefined;
+  }
+}
