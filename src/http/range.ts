@@ -6,7 +6,8 @@ export interface Range {
   end: number;
 }
 
-const RANGE_RE = /^bytes=(\d*)-(\d*)$/;
+const RANGE_RE = /^bytes=(\d*)-(\d*)$/i;
+const UNIT_RE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)=/;
 
 /**
  * Parses a `Range` request header against a blob of `size` bytes (RFC 9110 14.2). Returns
@@ -17,6 +18,9 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
   if (header === undefined) return undefined;
   const value = header.trim();
   if (value.includes(',')) return undefined;
+  // RFC 9110 14.2: a range unit the server does not understand means "ignore the header".
+  const unit = UNIT_RE.exec(value)?.[1];
+  if (unit !== undefined && unit.toLowerCase() !== 'bytes') return undefined;
   const m = RANGE_RE.exec(value);
   if (!m) throw new WharfError('RANGE_INVALID', `Range ${JSON.stringify(value.slice(0, 60))} is malformed`);
   const [, a, b] = m as unknown as [string, string, string];
@@ -25,7 +29,8 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
   let end: number;
   if (a === '') {
     const suffix = Number(b);
-    if (!Number.isSafeInteger(suffix) || suffix === 0) throw new WharfError('RANGE_INVALID', 'suffix Range is empty');
+    if (suffix === 0) throw new WharfError('RANGE_INVALID', 'suffix Range is empty');
+    // a suffix longer than the blob (however long) selects the whole blob (RFC 9110 14.1.1)
     start = Math.max(0, size - suffix);
     end = size - 1;
   } else {
