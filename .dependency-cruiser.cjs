@@ -1,0 +1,56 @@
+/**
+ * The layers of docs/architecture.md, enforced: dependencies point one way, downward.
+ *   cli -> main -> http -> registry -> storage -> domain -> errors
+ * (config, observability and errors may be used from anywhere above them.)
+ */
+const layer = (name) => `^src/${name}/`;
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'http-only-in-http',
+      comment: 'Only http/ (and the composition root and CLI) may import fastify.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/http/', '^src/main\\.ts$', '^src/cli/'] },
+      to: { path: 'node_modules/(fastify|@fastify)/' },
+    },
+    {
+      name: 'registry-not-http',
+      severity: 'error',
+      from: { path: layer('registry') },
+      to: { path: [layer('http'), layer('cli'), '^src/main\\.ts$'] },
+    },
+    {
+      name: 'storage-not-above',
+      severity: 'error',
+      from: { path: layer('storage') },
+      to: { path: [layer('registry'), layer('http'), layer('cli'), layer('features'), '^src/main\\.ts$'] },
+    },
+    {
+      name: 'domain-is-pure',
+      comment: 'domain/ has no I/O and knows no other layer but errors/.',
+      severity: 'error',
+      from: { path: layer('domain') },
+      to: { path: ['^src/(?!domain/|errors/)', 'node_modules'], pathNot: ['node_modules/@types/node'] },
+    },
+    {
+      name: 'errors-is-a-leaf',
+      severity: 'error',
+      from: { path: layer('errors') },
+      to: { path: '^src/(?!errors/)' },
+    },
+    {
+      name: 'only-main-composes',
+      comment: 'Only main.ts and the CLI wire stores into services.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/main\\.ts$', '^src/cli/'] },
+      to: { path: ['^src/storage/metadata/open-metadata-store\\.ts$', '^src/main\\.ts$'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};
