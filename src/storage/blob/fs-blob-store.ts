@@ -23,7 +23,7 @@ import { WharfError } from '../../errors/wharf-error.js';
 import type { AppendOptions, BlobStat, BlobStore, ByteRange, CommitOptions, UploadStore } from './blob-store.js';
 
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
-const READ_CHUNK_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
 interface HashState {
@@ -275,7 +275,9 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    // absent, or a stray file where a directory belongs: nothing to list here
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw e;
   }
 }
