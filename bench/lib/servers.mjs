@@ -1,0 +1,224 @@
+// Starting, watching and stopping the registries under test. Each target is one child process
+// with its own data directory inside the run's temp dir; both live for the whole run but only
+// one is ever being measured at a time.
+import { spawn, execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { makeAgent, request } from './http.mjs';
+
+export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function distributionConfig(root, port) {
+  // Packaged defaults (inmemory blob descriptor cache, delete enabled) minus auth; quiet logs,
+  // and no per-request access log (Wharf logs nothing per request at warn either).
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    '  filesystem:',
+    `    rootdirectory: ${root}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '',
+  ].join('\n');
+}
+
+export function distributionVersion() {
+  try {
+    return execFileSync(DISTRIBUTION_BIN, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * kind: 'wharf' | 'distribution'. label: how reports name it. Returns a handle with
+ * { label, kind, base, pid, agent, logFile, stop() }.
+ */
+export async function startServer({ kind, label, dir, wharfEntry, cwd }) {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const logFile = join(dir, 'server.log');
+  const log = createWriteStream(logFile);
+  let cmd;
+  let args;
+  let env = { ...process.env };
+  if (kind === 'distribution') {
+    if (!existsSync(DISTRIBUTION_BIN)) throw new Error(`${DISTRIBUTION_BIN} not found (apt-get install docker-registry)`);
+    const configPath = join(dir, 'config.yml');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    writeFileSync(configPath, distributionConfig(join(dir, 'data'), port));
+    cmd = DISTRIBUTION_BIN;
+    args = ['serve', configPath];
+  } else if (kind === 'wharf') {
+    if (!existsSync(wharfEntry)) {
+      throw new Error(`Wharf is not built: ${wharfEntry} does not exist (run \`npm run build\`; or measure Distribution alone with --targets distribution)`);
+    }
+    cmd = process.execPath;
+    args = [wharfEntry, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'data')];
+    env = { ...env, WHARF_LOG_LEVEL: 'warn' };
+  } else {
+    throw new Error(`unknown target kind ${kind}`);
+  }
+  const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited;
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const agent = makeAgent(64);
+  const deadline = Date.now() + 30_000;
+  let lastErr = 'no answer';
+  for (;;) {
+    if (exited) {
+      await sleep(100);
+      throw new Error(`${label} exited during startup (code ${exited.code}, signal ${exited.signal}); log ${logFile}:\n${tail(logFile)}`);
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${label} did not answer GET /v2/ with 200 within 30 s (last: ${lastErr}); log ${logFile}:\n${tail(logFile)}`);
+    }
+    try {
+      const res = await request(agent, `${base}/v2/`, { timeoutMs: 2000 });
+      if (res.status === 200) break;
+      lastErr = `HTTP ${res.status}`;
+    } catch (err) {
+      lastErr = err.message;
+    }
+    await sleep(100);
+  }
+  return {
+    kind,
+    label,
+    base,
+    port,
+    pid: child.pid,
+    agent,
+    logFile,
+    dir,
+    get exited() {
+      return exited;
+    },
+    async stop() {
+      agent.destroy();
+      if (exited) return;
+      child.kill('SIGTERM');
+      for (let i = 0; i < 100 && !exited; i++) await sleep(100);
+      if (!exited) child.kill('SIGKILL');
+      for (let i = 0; i < 50 && !exited; i++) await sleep(100);
+    },
+  };
+}
+
+export function tail(file, lines = 30) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** CPU seconds (user+sys) a process has used, from /proc; undefined if it is gone. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size in MiB. */
+export function rssMiB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (user, nice, system, irq, softirq, steal), from /proc/stat. */
+export function systemBusySeconds() {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + (steal || 0)) / CLK_TCK;
+}
+
+/** CPU seconds of this process plus its waited-for children (wrk, sync). */
+export function selfCpuSeconds() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/**
+ * Measures CPU use by everything that is neither this harness (with wrk) nor a server under test:
+ * other people's builds and tests, daemons, steal. Call start() then stop() -> cores used on average.
+ */
+export function foreignLoad(servers) {
+  const snap = () => ({
+    t: performance.now(),
+    sys: systemBusySeconds(),
+    self: selfCpuSeconds(),
+    srv: servers.reduce((a, s) => a + (cpuSeconds(s.pid) ?? 0), 0),
+  });
+  const a = snap();
+  return () => {
+    const b = snap();
+    const secs = (b.t - a.t) / 1000;
+    const foreign = b.sys - a.sys - (b.self - a.self) - (b.srv - a.srv);
+    return Math.max(0, foreign / secs);
+  };
+}
+
+/**
+ * Flushes dirty pages (so one measurement's writeback does not land on the next) and waits until
+ * every server process is idle (< 3% of a core over a 300 ms window) and the rest of the machine
+ * uses less than `maxForeign` cores. Gives up after maxMs and says so.
+ */
+export async function settle(servers, { maxMs = 20_000, maxForeign = 0.2 } = {}) {
+  execFileSync('sync');
+  const start = Date.now();
+  for (;;) {
+    const before = servers.map((s) => cpuSeconds(s.pid) ?? 0);
+    const foreign = foreignLoad(servers);
+    await sleep(300);
+    const busy = servers.filter((s, i) => (cpuSeconds(s.pid) ?? 0) - before[i] > 0.3 * 0.03 + 1 / CLK_TCK);
+    const other = foreign();
+    if (busy.length === 0 && other < maxForeign) return true;
+    if (Date.now() - start > maxMs) {
+      const why = [busy.length ? `${busy.map((s) => s.label).join(', ')} still busy` : '', other >= maxForeign ? `other processes use ${other.toFixed(2)} cores` : '']
+        .filter(Boolean)
+        .join('; ');
+      process.stderr.write(`  warning: not quiet after ${maxMs / 1000} s (${why}); measuring anyway\n`);
+      return false;
+    }
+  }
+}

@@ -1,0 +1,332 @@
+#!/usr/bin/env node
+// Wharf vs CNCF Distribution, side by side in one run. See bench/README.md.
+//
+//   node bench/run.mjs [--reps N] [--only a,b] [--quick] [--keep-tmp] [--json FILE]
+//
+// Both registries run at once, each on its own port and data directory in a fresh temp dir on
+// the same disk, but only one is ever being measured: every repetition of every scenario runs
+// Wharf then Distribution, after flushing dirty pages and waiting for both to be idle.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SCENARIOS, SIZES, median } from './lib/scenarios.mjs';
+import { cpuSeconds, distributionVersion, foreignLoad, rssMiB, settle, startServer } from './lib/servers.mjs';
+import { WRK } from './lib/wrk.mjs';
+import { CheckError } from './lib/http.mjs';
+
+/** foreign CPU load (cores) above which a measurement is flagged as disturbed */
+const NOISY = 0.25;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const USAGE = `usage: node bench/run.mjs [options]
+
+  --reps N          repetitions per scenario and server (default 3); medians are reported
+  --only a,b        run only these scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}
+  --quick           smoke-test sizes (64 MiB instead of 1 GiB, 1,000 tags, 3 s wrk runs, ...)
+  --settle-max S    before each measurement wait up to S seconds (default 20) for the servers to
+                    be idle and other processes to use < 0.2 cores; measured anyway after that
+  --keep-tmp        keep the servers' data directories and logs (under .bench/tmp/)
+  --json FILE       where to write results (default .bench/results-<timestamp>.json)
+  --list            list the scenarios and exit
+  -h, --help        this text
+`;
+
+function parseArgs(argv) {
+  const o = { settleMaxMs: 20_000, reps: 3, only: undefined, quick: false, keepTmp: false, json: undefined, targets: ['wharf', 'distribution'], list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) die(`${a} needs a value`);
+      return v;
+    };
+    const flag = a.split('=')[0];
+    if (flag === '--reps') o.reps = Number(val());
+    else if (flag === '--only') o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (flag === '--quick') o.quick = true;
+    else if (flag === '--keep-tmp') o.keepTmp = true;
+    else if (flag === '--settle-max') o.settleMaxMs = Number(val()) * 1000;
+    else if (flag === '--json') o.json = val();
+    else if (flag === '--list') o.list = true;
+    // Hidden, for developing the harness: e.g. --targets distribution,distribution measures
+    // Distribution against itself; --targets distribution measures it alone.
+    else if (flag === '--targets') o.targets = val().split(',').map((s) => s.trim());
+    else if (flag === '-h' || flag === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else die(`unknown argument ${a}\n\n${USAGE}`);
+  }
+  if (!Number.isInteger(o.reps) || o.reps < 1) die('--reps must be a positive integer');
+  if (o.targets.length < 1 || o.targets.length > 2 || o.targets.some((t) => t !== 'wharf' && t !== 'distribution')) {
+    die('--targets takes one or two of: wharf, distribution');
+  }
+  if (o.only) {
+    const unknown = o.only.filter((id) => !SCENARIOS.some((s) => s.id === id));
+    if (unknown.length) die(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
+  }
+  return o;
+}
+
+function die(msg, code = 2) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(code);
+}
+
+const log = (s) => process.stderr.write(`${s}\n`);
+
+function machineInfo() {
+  const cpus = os.cpus();
+  let commit = 'unknown';
+  let dirty = false;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+  } catch {}
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: cpus[0]?.model,
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: os.release(),
+    node: process.version,
+    distribution: distributionVersion(),
+    wrk: WRK ? wrkVersion() : undefined,
+    wharfCommit: commit + (dirty ? ' (src/ modified)' : ''),
+  };
+}
+
+function wrkVersion() {
+  try {
+    return execFileSync(WRK, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
+  } catch (err) {
+    // wrk -v prints its version and exits 1
+    return String(err.stdout ?? '').split('\n')[0].trim() || 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.list) {
+    for (const s of SCENARIOS) process.stdout.write(`${s.id.padEnd(17)} ${s.title(SIZES.full)}\n`);
+    return;
+  }
+  const s = opts.quick ? SIZES.quick : SIZES.full;
+  const scenarios = SCENARIOS.filter((sc) => !opts.only || opts.only.includes(sc.id));
+  if (scenarios.some((sc) => sc.needsWrk) && !WRK) die('wrk is needed for the manifest scenarios: apt-get install -y wrk');
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const benchDir = join(ROOT, '.bench');
+  const tmpDir = join(benchDir, 'tmp', `run-${stamp}`);
+  const ctx = { s, reps: opts.reps, blobDir: join(benchDir, 'blobs'), targets: [], notes: new Set(), noisy: [] };
+
+  const labels = opts.targets.map((k, i) => (opts.targets.filter((x) => x === k).length > 1 ? `${k}#${i + 1}` : k));
+  const machine = machineInfo();
+  log(`Wharf benchmark: ${labels.join(' vs ')}, ${opts.reps} rep(s)${opts.quick ? ', QUICK sizes' : ''}; ${machine.cpus} CPUs, ${machine.memGiB} GiB`);
+  log(`scenarios: ${scenarios.map((x) => x.id).join(', ')}`);
+
+  // 1. test data, before any server runs
+  log('generating test data (cached in .bench/blobs/) ...');
+  for (const sc of scenarios) await sc.data?.(ctx);
+
+  // 2. servers
+  let stopping = false;
+  const cleanup = async () => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(ctx.targets.map((t) => t.stop()));
+    if (!opts.keepTmp) rmSync(tmpDir, { recursive: true, force: true });
+    else log(`kept ${tmpDir}`);
+  };
+  process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+  process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
+
+  try {
+    for (let i = 0; i < opts.targets.length; i++) {
+      try {
+        const t = await startServer({
+          kind: opts.targets[i],
+          label: labels[i],
+          dir: join(tmpDir, labels[i].replace('#', '-')),
+          wharfEntry: join(ROOT, 'dist/cli/main.js'),
+          cwd: ROOT,
+        });
+        ctx.targets.push(t);
+        log(`started ${t.label} at ${t.base} (pid ${t.pid})`);
+      } catch (err) {
+        log(`\nCANNOT START ${labels[i].toUpperCase()}: ${err.message}\n`);
+        await cleanup();
+        process.exit(3);
+      }
+    }
+
+    // 3. scenarios: prepare, then reps x targets alternating
+    const results = {};
+    for (const sc of scenarios) {
+      log(`\n== ${sc.id}: ${sc.title(s)}`);
+      const r = (results[sc.id] = { title: sc.title(s), perTarget: {}, errors: {} });
+      for (const t of ctx.targets) r.perTarget[t.label] = { reps: [], serverCpuSeconds: [], foreignCores: [] };
+      try {
+        await settle(ctx.targets);
+        await sc.prepare?.(ctx);
+      } catch (err) {
+        r.errors.prepare = err.message;
+        log(`  PREPARE FAILED: ${err.message}`);
+        checkAlive(ctx);
+        continue;
+      }
+      for (let rep = 0; rep < opts.reps; rep++) {
+        for (const t of ctx.targets) {
+          if (r.errors[t.label]) continue;
+          try {
+            await sc.before?.(ctx, t, rep);
+            await settle(ctx.targets, { maxMs: opts.settleMaxMs });
+            const cpu0 = cpuSeconds(t.pid);
+            const foreign = foreignLoad(ctx.targets);
+            const m = await sc.measure(ctx, t, rep);
+            const other = foreign();
+            const cpu = cpuSeconds(t.pid) - cpu0;
+            await sc.after?.(ctx, t, rep);
+            r.perTarget[t.label].reps.push(m);
+            r.perTarget[t.label].serverCpuSeconds.push(+cpu.toFixed(2));
+            r.perTarget[t.label].foreignCores.push(+other.toFixed(2));
+            if (other > NOISY) ctx.noisy.push(`${sc.id} rep ${rep + 1} ${t.label}: ${other.toFixed(2)} cores`);
+            log(
+              `  rep ${rep + 1}/${opts.reps} ${t.label.padEnd(15)} ${sc.metrics.map((d) => `${fmt(m[d.key])} ${d.unit}`).join(', ')}` +
+                `  (server CPU ${cpu.toFixed(2)} s; other processes ${other.toFixed(2)} cores${other > NOISY ? ' NOISY' : ''})`,
+            );
+          } catch (err) {
+            const kind = err instanceof CheckError ? 'WRONG RESPONSE' : 'ERROR';
+            r.errors[t.label] = `${kind}: ${err.message}`;
+            log(`  rep ${rep + 1}/${opts.reps} ${t.label}: ${kind}: ${err.message}`);
+            checkAlive(ctx);
+          }
+        }
+      }
+      for (const t of ctx.targets) r.perTarget[t.label].rssMiB = rssMiB(t.pid);
+      if (sc.id === 'tags-list' && ctx.tagSetup) {
+        for (const t of ctx.targets) Object.assign(r.perTarget[t.label], { setup: ctx.tagSetup[t.label] });
+      }
+    }
+
+    // 4. summarise
+    const rows = summarise(scenarios, results, ctx);
+    const report = {
+      startedAt: stamp,
+      command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+      options: { reps: opts.reps, quick: opts.quick, targets: labels, only: opts.only ?? null },
+      sizes: s,
+      machine,
+      rows,
+      notes: [...ctx.notes],
+      noisyMeasurements: ctx.noisy,
+      scenarios: results,
+    };
+    process.stdout.write(`\n${renderTable(rows, labels, opts, machine)}\n`);
+    if (ctx.noisy.length) {
+      process.stdout.write(
+        `\nWARNING: ${ctx.noisy.length} measurement(s) ran while other processes used > ${NOISY} cores (figures less reliable):\n` +
+          ctx.noisy.map((n) => `  - ${n}`).join('\n') + '\n',
+      );
+    }
+    if (ctx.notes.size) process.stdout.write(`\nnotes:\n${[...ctx.notes].map((n) => `  - ${n}`).join('\n')}\n`);
+    mkdirSync(benchDir, { recursive: true });
+    const jsonPath = opts.json ?? join(benchDir, `results-${stamp}.json`);
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\nresults written to ${jsonPath}\n`);
+    const failed = rows.some((row) => row.result === 'ERROR');
+    process.exitCode = failed ? 1 : 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+function checkAlive(ctx) {
+  for (const t of ctx.targets) {
+    if (t.exited) {
+      throw new Error(`${t.label} died (code ${t.exited.code}, signal ${t.exited.signal}); see ${t.logFile} (rerun with --keep-tmp)`);
+    }
+  }
+}
+
+function summarise(scenarios, results, ctx) {
+  const rows = [];
+  const [a, b] = ctx.targets.map((t) => t.label);
+  for (const sc of scenarios) {
+    const r = results[sc.id];
+    const errOf = (label) => r.errors.prepare ?? r.errors[label];
+    for (const d of [...sc.metrics, ...(sc.info ?? [])]) {
+      const isInfo = !sc.metrics.includes(d);
+      const val = (label) => {
+        if (!label || errOf(label)) return undefined;
+        if (isInfo) return r.perTarget[label].setup?.[d.key];
+        const xs = r.perTarget[label].reps.map((m) => m[d.key]).filter((x) => typeof x === 'number');
+        return xs.length ? median(xs) : undefined;
+      };
+      const va = val(a);
+      const vb = val(b);
+      let ratio;
+      if (va !== undefined && vb !== undefined) ratio = d.better === 'higher' ? va / vb : vb / va;
+      const target = isInfo ? null : d.target;
+      let result;
+      if (errOf(a) || (b && errOf(b))) result = 'ERROR';
+      else if (target == null || ratio === undefined) result = '-';
+      else result = ratio >= target ? 'PASS' : 'MISS';
+      rows.push({
+        scenario: sc.id,
+        metric: d.unit,
+        better: d.better,
+        [a]: va,
+        ...(b ? { [b]: vb } : {}),
+        reps: Object.fromEntries(ctx.targets.map((t) => [t.label, r.perTarget[t.label].reps.map((m) => m[d.key])])),
+        ratio,
+        target,
+        result,
+        errors: Object.fromEntries(ctx.targets.filter((t) => errOf(t.label)).map((t) => [t.label, errOf(t.label)])),
+      });
+    }
+  }
+  return rows;
+}
+
+function fmt(x) {
+  if (x === undefined || x === null || Number.isNaN(x)) return '-';
+  if (typeof x !== 'number') return String(x);
+  const ax = Math.abs(x);
+  if (ax >= 1000) return x.toFixed(0);
+  if (ax >= 100) return x.toFixed(1);
+  if (ax >= 10) return x.toFixed(2);
+  return x.toFixed(3);
+}
+
+function renderTable(rows, labels, opts, machine) {
+  const [a, b] = labels;
+  const head = ['scenario', 'metric', a, ...(b ? [b, `ratio (${short(a)} vs ${short(b)})`, 'target', 'result'] : [])];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.metric,
+    r.errors[a] ? 'ERROR' : fmt(r[a]),
+    ...(b ? [r.errors[b] ? 'ERROR' : fmt(r[b]), r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`, r.target == null ? 'info' : `>= ${r.target}x`, r.result] : []),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const out = [
+    `Results: median of ${opts.reps} rep(s)${opts.quick ? ' (QUICK sizes: smoke run, not comparable to full runs)' : ''}; ${machine.cpus} CPUs, node ${machine.node}, ${machine.distribution}`,
+    'ratio is oriented so that > 1 means the first target is better (throughput: A/B, latency: B/A)',
+    '',
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...body.map(line),
+  ];
+  const errs = rows.flatMap((r) => Object.entries(r.errors).map(([l, e]) => `  ${r.scenario} / ${l}: ${e}`));
+  if (errs.length) out.push('', 'errors:', ...new Set(errs));
+  return out.join('\n');
+}
+
+const short = (l) => (l.startsWith('wharf') ? 'W' + l.slice(5) : l.startsWith('distribution') ? 'D' + l.slice(12) : l);
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
