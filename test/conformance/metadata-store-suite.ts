@@ -190,6 +190,14 @@ export function describeMetadataStore(name: string, factory: (now: () => number)
       const childRef = { kind: 'manifest' as const, digest: child.digest, size: child.content.length };
       await assert.rejects(store.putManifest(index([{ ...childRef, digest: manifest('x', 'other-child').digest }])), isCode('MANIFEST_BLOB_UNKNOWN'));
       await assert.rejects(store.putManifest(index([{ kind: 'manifest', digest: dg('a blob'), size: 3 }])), isCode('MANIFEST_BLOB_UNKNOWN'));
+      await assert.rejects(
+        store.putManifest(index([{ kind: 'layer', digest: dg('a blob'), size: 3 }, { kind: 'manifest', digest: dg('a blob'), size: 3 }])),
+        (e: unknown) => isCode('MANIFEST_BLOB_UNKNOWN')(e) && JSON.stringify((e as WharfError).detail) === JSON.stringify([{ kind: 'manifest', digest: dg('a blob') }]),
+      );
+      await assert.rejects(
+        store.putManifest(index([childRef, { ...childRef, kind: 'layer' }])),
+        (e: unknown) => isCode('MANIFEST_BLOB_UNKNOWN')(e) && JSON.stringify((e as WharfError).detail) === JSON.stringify([{ kind: 'layer', digest: child.digest }]),
+      );
       await assert.rejects(store.putManifest(index([{ ...childRef, size: childRef.size + 1 }])), isCode('MANIFEST_INVALID'));
       assert.deepEqual(await store.putManifest(index([childRef])), { created: true, previousTagDigest: undefined });
     });

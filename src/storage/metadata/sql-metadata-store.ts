@@ -244,7 +244,10 @@ export class SqlMetadataStore implements MetadataStore {
   private async checkReferences(trx: Db, repoId: number, m: NewManifest): Promise<void> {
     const blobRefs = m.references.filter((r) => r.kind !== 'manifest');
     const manifestRefs = m.references.filter((r) => r.kind === 'manifest');
-    const sizes = new Map<string, number>();
+    // kept apart: a digest linked as a blob does not satisfy a reference to a child manifest
+    const blobSizes = new Map<string, number>();
+    const manifestSizes = new Map<string, number>();
+    const sizeOf = (r: { kind: ReferenceKind; digest: string }) => (r.kind === 'manifest' ? manifestSizes : blobSizes).get(r.digest);
     for (const group of chunks(unique(blobRefs.map((r) => r.digest)), 500)) {
       const rows = await trx
         .selectFrom('repository_blobs as rb')
@@ -253,7 +256,7 @@ export class SqlMetadataStore implements MetadataStore {
         .where('rb.repository_id', '=', repoId)
         .where('rb.digest', 'in', group)
         .execute();
-      for (const r of rows) sizes.set(r.digest, Number(r.size));
+      for (const r of rows) blobSizes.set(r.digest, Number(r.size));
     }
     for (const group of chunks(unique(manifestRefs.map((r) => r.digest)), 500)) {
       const rows = await trx
@@ -262,9 +265,9 @@ export class SqlMetadataStore implements MetadataStore {
         .where('repository_id', '=', repoId)
         .where('digest', 'in', group)
         .execute();
-      for (const r of rows) sizes.set(r.digest, Number(r.size));
+      for (const r of rows) manifestSizes.set(r.digest, Number(r.size));
     }
-    const missing = m.references.filter((r) => !sizes.has(r.digest));
+    const missing = m.references.filter((r) => sizeOf(r) === undefined);
     if (missing.length > 0) {
       throw new WharfError(
         'MANIFEST_BLOB_UNKNOWN',
@@ -275,11 +278,11 @@ export class SqlMetadataStore implements MetadataStore {
         missing.map((r) => ({ kind: r.kind, digest: r.digest })),
       );
     }
-    const wrong = m.references.find((r) => sizes.get(r.digest) !== r.size);
+    const wrong = m.references.find((r) => sizeOf(r) !== r.size);
     if (wrong) {
       throw new WharfError(
         'MANIFEST_INVALID',
-        `${wrong.kind} ${wrong.digest} is declared as ${wrong.size} bytes but is ${sizes.get(wrong.digest)} bytes`,
+        `${wrong.kind} ${wrong.digest} is declared as ${wrong.size} bytes but is ${sizeOf(wrong)} bytes`,
       );
     }
   }
