@@ -21,7 +21,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { maxPageSize?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  maxPageSize?: number;
+  /** passed to buildApp: /readyz answers 503 while it returns false */
+  isReady?: () => boolean;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-http-'));
   const blobs = new FsBlobStore({ root: join(dir, 'blobs'), fsync: false });
   await blobs.init();
@@ -36,6 +42,7 @@ export async function startHarness(options: { maxPageSize?: number } = {}): Prom
     registry,
     pagination: { defaultPageSize: 100, maxPageSize: options.maxPageSize ?? 1000 },
     manifestBodyLimit: 4 * 1024 * 1024,
+    ...(options.isReady ? { isReady: options.isReady } : {}),
   });
   await app.ready();
   return {
