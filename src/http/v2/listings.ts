@@ -53,5 +53,7 @@ export async function referrers(ctx: V2Context): Promise<void> {
   }
   const { index, filtersApplied } = await ctx.options.registry.referrers(name, subject, artifactType);
   if (filtersApplied.length > 0) ctx.reply.header('oci-filters-applied', filtersApplied.join(','));
-  await ctx.reply.code(200).header('content-type', index.mediaType).send(JSON.stringify(index));
+  // a Buffer, not a string: Fastify would append "; charset=utf-8" to a string's Content-Type, and
+  // the spec (and strict clients) want exactly the index media type
+  await ctx.reply.code(200).header('content-type', index.mediaType).send(Buffer.from(JSON.stringify(index)));
 }
