@@ -12,7 +12,8 @@ function pageRequest(ctx: V2Context): PageRequest | 'empty' {
   const last = ctx.query.get('last');
   let limit = maxPageSize;
   if (n !== null) {
-    if (!/^\d{1,9}$/.test(n)) throw new WharfError('PAGINATION_INVALID', `n=${JSON.stringify(n.slice(0, 20))} is not a number`);
+    if (!/^\d+$/.test(n)) throw new WharfError('PAGINATION_INVALID', `n=${JSON.stringify(n.slice(0, 20))} is not a number`);
+    // any larger n is clamped, however many digits it has (Number() of a long one is just big)
     limit = Math.min(Number(n), maxPageSize);
     if (limit === 0) return 'empty';
   }
