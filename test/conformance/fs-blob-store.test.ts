@@ -1,9 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { digestOf, encodedOf } from '../../src/domain/digest.js';
 import { FsBlobStore } from '../../src/storage/blob/fs-blob-store.js';
 import { body, describeBlobStore, isCode, push } from './blob-store-suite.js';
@@ -79,6 +82,28 @@ describe('FsBlobStore layout', () => {
       const listed: string[] = [];
       for await (const d of store.list()) listed.push(d);
       assert.deepEqual(listed, [digest]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test('a disk write error fails the append, it does not crash the process', { skip: !existsSync('/dev/full') }, async () => {
+    const { store, root, cleanup } = await open(false);
+    try {
+      const id = randomUUID();
+      await store.create(id);
+      await rm(join(root, '_uploads', id));
+      await symlink('/dev/full', join(root, '_uploads', id)); // every write fails with ENOSPC
+      // a slow client: the failed write settles while the next chunk is awaited
+      const slow = Readable.from(
+        (async function* () {
+          for (let i = 0; i < 12; i++) {
+            yield randomBytes(1024 * 1024);
+            await sleep(20);
+          }
+        })(),
+      );
+      await assert.rejects(store.append(id, 0, slow), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOSPC');
     } finally {
       await cleanup();
     }

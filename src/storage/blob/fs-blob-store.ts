@@ -216,7 +216,11 @@ async function writeStream(
     batch = [];
     batchBytes = 0;
     await inFlight;
-    inFlight = writeAll(fh, buffers, at);
+    const write = writeAll(fh, buffers, at);
+    // Awaited at the next flush; until then a failed write (ENOSPC) must not count as an
+    // unhandled rejection, which would take the whole process down.
+    write.catch(() => undefined);
+    inFlight = write;
   };
   for await (const chunk of body as AsyncIterable<Buffer>) {
     options.signal?.throwIfAborted();
