@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 export const MT = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -84,6 +84,36 @@ export function makeTar(entries: TarEntry[]): Buffer {
   }
   parts.push(Buffer.alloc(1024, 0));
   return Buffer.concat(parts);
+}
+
+/**
+ * Regular files of a tar archive (gzip-compressed or not), path (no leading ./ or /) -> content.
+ * Understands ustar name+prefix and PAX `path` records; other entry types are skipped.
+ */
+export function readTar(archive: Buffer): Map<string, Buffer> {
+  const tar = archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive) : archive;
+  const files = new Map<string, Buffer>();
+  let paxPath: string | undefined;
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const h = tar.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) break;
+    const str = (a: number, n: number): string => h.subarray(a, a + n).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(str(124, 12).trim() || '0', 8);
+    const type = str(156, 1) || '0';
+    const prefix = str(257, 6).startsWith('ustar') ? str(345, 155) : '';
+    const body = tar.subarray(off + 512, off + 512 + size);
+    let name = paxPath ?? (prefix ? `${prefix}/${str(0, 100)}` : str(0, 100));
+    if (type === 'x') {
+      const m = /\d+ path=([^\n]*)\n/.exec(body.toString('utf8'));
+      paxPath = m?.[1];
+    } else {
+      paxPath = undefined;
+      name = name.replace(/^(\.\/|\/)+/, '');
+      if (type === '0' || type === '7') files.set(name, Buffer.from(body));
+    }
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
 }
 
 // ---------------------------------------------------------------- layout writing
