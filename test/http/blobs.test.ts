@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { digestOf } from '../../src/domain/digest.js';
+import { digestOf, parseDigest } from '../../src/domain/digest.js';
 import { pushBlob, putManifest, startHarness, type Harness } from './harness.js';
 import { assertError, blobStatus, bytes, imageManifest } from './support.js';
 
@@ -126,6 +126,16 @@ describe('/v2/<name>/blobs/<digest>', () => {
       [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: ld, size: layer.length }],
     );
     assertError(await putManifest(h.app, 'b/del-ref', 'latest', manifest), 404, 'MANIFEST_BLOB_UNKNOWN');
+  });
+
+  test('a blob whose bytes are gone answers 404 without the long-lived cache headers of a blob', async () => {
+    // the row says linked but the bytes are missing (a DELETE or GC racing the GET, or damage fsck reports)
+    const d = await pushBlob(h.app, 'b/gone', bytes(50));
+    await h.blobs.delete(parseDigest(d));
+    const res = await get(`/v2/b/gone/blobs/${d}`);
+    assertError(res, 404, 'BLOB_UNKNOWN');
+    assert.equal(res.headers['cache-control'], undefined, 'a proxy would keep this 404 for a year');
+    assert.equal(res.headers.etag, undefined);
   });
 
   test('sha512 and empty blobs are served by their digest', async () => {

@@ -11,6 +11,9 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   const { registry, metrics } = ctx.options;
   const blob = await registry.statBlob(name, digest);
   const range = head ? undefined : parseRangeHeader(ctx.request.headers.range, blob.size);
+  // open before any success header is set: if the bytes are gone, the 404 must not carry a
+  // year-long Cache-Control and the blob's ETag
+  const stream = head ? undefined : await registry.openBlob(name, digest, range);
   ctx.reply
     .header('content-type', 'application/octet-stream')
     .header('docker-content-digest', digest)
@@ -21,7 +24,6 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
     await ctx.reply.code(200).header('content-length', blob.size).send();
     return;
   }
-  const stream = await registry.openBlob(name, digest, range);
   const length = range ? range.end - range.start + 1 : blob.size;
   metrics.bytesOut.inc(length);
   ctx.reply.header('content-length', length);
