@@ -4,7 +4,7 @@ import { algorithmOf, digestOf, type Digest } from '../domain/digest.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor } from '../domain/manifest.js';
 import { MediaTypes } from '../domain/media-types.js';
 import type { Reference } from '../domain/names.js';
-import { WharfError } from '../errors/wharf-error.js';
+import { WharfError, isWharfError } from '../errors/wharf-error.js';
 import type { BlobStore, ByteRange, UploadStore } from '../storage/blob/blob-store.js';
 import type {
   BlobRecord,
@@ -265,7 +265,17 @@ export class RegistryService {
       });
     }
     const maxBytes = range ? range.end - range.start + 1 : undefined;
-    const size = await this.uploads.append(upload.id, upload.size, body, { maxBytes });
+    let size: number;
+    try {
+      size = await this.uploads.append(upload.id, upload.size, body, { maxBytes });
+    } catch (e) {
+      // the store stops past maxBytes (BODY_TOO_LARGE / SIZE_INVALID, blob-store.ts); for the client
+      // that is a chunk overrunning its Content-Range
+      if (range && (isWharfError(e, 'BODY_TOO_LARGE') || isWharfError(e, 'SIZE_INVALID'))) {
+        throw new WharfError('RANGE_INVALID', `chunk is longer than its Content-Range ${range.start}-${range.end}`, { size: upload.size });
+      }
+      throw e;
+    }
     if (range && size !== range.end + 1) {
       throw new WharfError('RANGE_INVALID', `chunk was ${size - upload.size} bytes, Content-Range said ${range.end - range.start + 1}`);
     }

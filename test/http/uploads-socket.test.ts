@@ -123,6 +123,22 @@ describe('uploads over a real socket', () => {
     assert.deepEqual(get.rawPayload, content);
   });
 
+  test('a chunked-encoded chunk longer or shorter than its Content-Range is 416 and the upload stays where it was', async () => {
+    const content = bytes(40);
+    const { location } = await startUpload(h.app, 's/overrun');
+    const chunked = { ...OCTET, 'transfer-encoding': 'chunked' };
+    assert.equal((await rawRequest(port, 'PATCH', location, { ...OCTET, 'content-range': '0-9' }, content.subarray(0, 10))).statusCode, 202);
+    for (const body of [content.subarray(10, 40), content.subarray(10, 15)]) {
+      const res = await rawRequest(port, 'PATCH', location, { ...chunked, 'content-range': '10-19' }, body);
+      assertError(res, 416, 'RANGE_INVALID');
+      assert.equal((await rawRequest(port, 'GET', location)).headers.range, '0-9');
+    }
+    const last = await rawRequest(port, 'PUT', withQuery(location, `digest=${digestOf(content)}`), { ...chunked, 'content-range': '10-19' }, content.subarray(10));
+    assertError(last, 416, 'RANGE_INVALID');
+    assert.equal((await rawRequest(port, 'PATCH', location, { ...OCTET, 'content-range': '10-39' }, content.subarray(10))).statusCode, 202);
+    assert.equal((await rawRequest(port, 'PUT', withQuery(location, `digest=${digestOf(content)}`))).statusCode, 201);
+  });
+
   test('upload ids with dot segments are refused cleanly', async () => {
     for (const path of ['/v2/s/dots/blobs/uploads/..', '/v2/s/dots/blobs/uploads/%2e%2e', '/v2/s/dots/blobs/uploads/%2e%2e%2f%2e%2e%2fwharf.db']) {
       const res = await rawRequest(port, 'GET', path);
