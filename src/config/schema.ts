@@ -1,0 +1,198 @@
+/**
+ * The one configuration schema. From it come the TypeScript type (`Config`), the JSON Schema
+ * printed by `wharf config schema`, the defaults, the env var names (WHARF_SECTION__KEY) and the
+ * validation that `loadConfig` runs once before freezing the result.
+ *
+ * Conventions, so new blocks (auth, s3, postgres ...) slot in without touching the loader:
+ * - every object is `section(...)`: `additionalProperties: false`, so a typo is an error;
+ * - a key with a `default` is optional in the file and always present in `Config`;
+ * - `Type.Optional` without a default means "absent unless configured" (e.g. `http.tls`);
+ * - filesystem paths use `fsPath(...)` (resolved to absolute paths by the loader);
+ * - a default computed from other keys uses `derived(...)` (optional in the file, present in `Config`);
+ * - a password, token or key uses `secret(...)`: problems never echo its value;
+ * - a backend-specific block is an optional sibling section (`storage.blob.s3`) checked against
+ *   `driver` in validate-config.ts, rather than a union of objects: unions of objects give poor
+ *   error messages and defeat `additionalProperties: false`.
+ * Symbol-keyed annotations below are for the loader only; configJsonSchema() strips them.
+ */
+import { join } from 'node:path';
+import {
+  Type,
+  type Static,
+  type TLiteral,
+  type TProperties,
+  type TSchema,
+  type TString,
+  type ObjectOptions,
+  type SchemaOptions,
+} from '@sinclair/typebox';
+import { LISTEN_PATTERN } from './listen-address.js';
+
+/** Marks a string that names a file or directory: the loader makes it absolute (see load-config.ts). */
+export const FsPathKind = Symbol.for('wharf.config.fsPath');
+/** Holds a `DeriveFn`: the value used when no layer set the key. */
+export const DerivedKind = Symbol.for('wharf.config.derived');
+/** Marks a value never to be echoed in problems (passwords, access keys). */
+export const SecretKind = Symbol.for('wharf.config.secret');
+/** Holds the human wording of what a `pattern` accepts, used in error messages instead of the regex. */
+export const ExpectedKind = Symbol.for('wharf.config.expected');
+
+/** The loader annotation `kind` (one of the symbols above) carried by `schema`, if any. */
+export function annotationOf(schema: TSchema, kind: symbol): unknown {
+  return (schema as unknown as Record<symbol, unknown>)[kind];
+}
+
+/**
+ * Computes a derived default from the merged configuration. It runs before validation, so it must
+ * check the types it reads and return undefined when it cannot compute (validation then reports
+ * the key it depended on).
+ */
+export type DeriveFn = (config: Readonly<Record<string, unknown>>) => unknown;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const MiB = 1024 * 1024;
+
+function section<T extends TProperties>(properties: T, options: ObjectOptions = {}) {
+  return Type.Object(properties, { ...options, additionalProperties: false });
+}
+
+function oneOf<const T extends readonly string[]>(values: T, options: SchemaOptions) {
+  const literals = values.map((v) => Type.Literal(v)) as { -readonly [K in keyof T]: TLiteral<T[K]> };
+  return Type.Union(literals, options);
+}
+
+function fsPath(options: SchemaOptions): TString {
+  return Object.assign(Type.String({ minLength: 1, ...options }), { [FsPathKind]: true });
+}
+
+/** For the blocks to come (auth, s3): `secret(Type.String({ minLength: 1 }))`. */
+export function secret<S extends TSchema>(schema: S): S {
+  return Object.assign(schema, { [SecretKind]: true });
+}
+
+function derived<S extends TSchema>(schema: S, derive: DeriveFn): S {
+  return Object.assign(schema, { [DerivedKind]: derive });
+}
+
+/** join(config.data, name) once `data` is a usable string; undefined otherwise. */
+function underData(name: string): DeriveFn {
+  return (config) => (typeof config.data === 'string' && config.data !== '' ? join(config.data, name) : undefined);
+}
+
+export const ConfigSchema = section(
+  {
+    listen: Type.String({
+      default: '127.0.0.1:5000',
+      pattern: LISTEN_PATTERN,
+      description: 'Address to listen on, HOST:PORT. IPv6 hosts in brackets ([::1]:5000); port 0 picks a free port.',
+      [ExpectedKind]: 'HOST:PORT with a non-empty host (IPv6 in brackets) and a port 0-65535',
+    }),
+    data: fsPath({
+      default: './data',
+      description: 'Data directory of the embedded stores; the default parent of storage.*.path.',
+    }),
+    log: section(
+      {
+        level: oneOf(LOG_LEVELS, { default: 'info', description: 'Minimum level written to the JSON log.' }),
+      },
+      { description: 'Logging.' },
+    ),
+    http: section(
+      {
+        tls: Type.Optional(
+          section(
+            {
+              cert: fsPath({ description: 'PEM certificate chain file.' }),
+              key: fsPath({ description: 'PEM private key file.' }),
+            },
+            { description: 'Serve HTTPS. Both cert and key are required when this block is present.' },
+          ),
+        ),
+        trustProxy: Type.Boolean({
+          default: false,
+          description: 'Trust X-Forwarded-* headers (only behind a reverse proxy you control).',
+        }),
+        publicUrl: Type.Optional(
+          Type.String({
+            pattern: String.raw`^https?://[^\s/?#@]+(/[^\s?#]*)?$`,
+            description: 'Absolute http(s) URL clients use to reach the registry, e.g. https://registry.example.com.',
+            [ExpectedKind]: 'an absolute http:// or https:// URL without credentials, query or fragment',
+          }),
+        ),
+        bodyLimitManifest: Type.Integer({
+          default: 4 * MiB,
+          minimum: 1024,
+          maximum: 16 * MiB,
+          description: 'Largest manifest accepted, in bytes (1 KiB to 16 MiB).',
+        }),
+        requestTimeoutSeconds: Type.Integer({
+          default: 0,
+          minimum: 0,
+          description: 'Time limit for a whole request, in seconds; 0 means none (blob transfers can be long).',
+        }),
+      },
+      { description: 'HTTP server.' },
+    ),
+    storage: section(
+      {
+        blob: section(
+          {
+            driver: oneOf(['fs'], { default: 'fs', description: 'Blob store backend.' }),
+            path: derived(fsPath({ description: 'Blob directory of the fs driver. Default: <data>/blobs.' }), underData('blobs')),
+          },
+          { description: 'Where blob bytes live.' },
+        ),
+        metadata: section(
+          {
+            driver: oneOf(['sqlite'], { default: 'sqlite', description: 'Metadata store backend.' }),
+            path: derived(
+              fsPath({ description: 'SQLite database file. Default: <data>/wharf.db.' }),
+              underData('wharf.db'),
+            ),
+          },
+          { description: 'Where the metadata database lives.' },
+        ),
+      },
+      { description: 'Storage backends.' },
+    ),
+    uploads: section(
+      {
+        maxAgeSeconds: Type.Integer({
+          default: 86_400,
+          minimum: 60,
+          description: 'An upload session idle for longer than this is abandoned and reclaimed.',
+        }),
+        reclaimIntervalSeconds: Type.Integer({
+          default: 600,
+          minimum: 1,
+          description: 'How often abandoned uploads are looked for.',
+        }),
+      },
+      { description: 'Blob upload sessions.' },
+    ),
+    pagination: section(
+      {
+        defaultPageSize: Type.Integer({
+          default: 100,
+          minimum: 1,
+          description: 'Page size of list endpoints when the client asks for none (n).',
+        }),
+        maxPageSize: Type.Integer({
+          default: 10_000,
+          minimum: 1,
+          description: 'Largest page a client may ask for; must be >= defaultPageSize.',
+        }),
+      },
+      { description: 'List endpoints (tags, catalog, referrers).' },
+    ),
+  },
+  { title: 'Wharf configuration', description: 'Configuration file of the Wharf registry (YAML).' },
+);
+
+/**
+ * The validated, fully resolved configuration: every defaulted or derived key is present and
+ * every path is absolute. `loadConfig` returns it deep-frozen.
+ */
+export type Config = Static<typeof ConfigSchema>;
