@@ -63,6 +63,15 @@ describe('/v2/<name>/blobs/<digest>', () => {
     }
   });
 
+  test('a Range in a unit other than bytes is ignored; the bytes unit is case-insensitive (RFC 9110 14.1-14.2)', async () => {
+    const other = await get(`/v2/b/repo/blobs/${digest}`, { range: 'items=0-1' });
+    assert.equal(other.statusCode, 200, other.body);
+    assert.deepEqual(other.rawPayload, content);
+    const upper = await get(`/v2/b/repo/blobs/${digest}`, { range: 'Bytes=0-9' });
+    assert.equal(upper.statusCode, 206, upper.body);
+    assert.deepEqual(upper.rawPayload, content.subarray(0, 10));
+  });
+
   test('several ranges are ignored: the whole blob is served', async () => {
     const res = await get(`/v2/b/repo/blobs/${digest}`, { range: 'bytes=0-1,5-6' });
     assert.equal(res.statusCode, 200);
