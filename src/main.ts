@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config/index.js';
+import { parseListenAddress, type Config } from './config/index.js';
 import { buildApp } from './http/app.js';
 import { WharfMetrics } from './observability/metrics.js';
 import { RegistryService } from './registry/registry-service.js';
@@ -34,23 +34,17 @@ export function createLogger(config: Config): Logger {
 
 /** Opens the stores the config names (migrating the DB); used by `serve` and by operator commands. */
 export async function openStores(config: Config): Promise<{ metadata: MetadataStore; blobs: FsBlobStore }> {
-  const blobs = new FsBlobStore({ root: config.storage.blob.path! });
+  const blobs = new FsBlobStore({ root: config.storage.blob.path });
   await blobs.init();
-  const metadata = openSqliteMetadataStore({ path: config.storage.metadata.path! });
+  const metadata = openSqliteMetadataStore({ path: config.storage.metadata.path });
   await metadata.migrate();
   return { metadata, blobs };
-}
-
-export function parseListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(listen.slice(i + 1)) };
 }
 
 export async function createWharf(config: Config, options: { logger?: Logger } = {}): Promise<Wharf> {
   const logger = options.logger ?? createLogger(config);
   const { metadata, blobs } = await openStores(config);
-  const registry = new RegistryService({ metadata, blobs, uploads: blobs });
+  const registry = new RegistryService({ metadata, blobs, uploads: blobs, manifestMaxBytes: config.http.bodyLimitManifest });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   let ready = false;
   const tls = config.http.tls;
@@ -61,6 +55,8 @@ export async function createWharf(config: Config, options: { logger?: Logger } =
     registry,
     pagination: config.pagination,
     manifestBodyLimit: config.http.bodyLimitManifest,
+    locationPrefix: config.http.publicUrl?.replace(/\/$/, '') ?? '',
+    requestTimeoutMs: config.http.requestTimeoutSeconds * 1000,
     trustProxy: config.http.trustProxy,
     https: tls ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : undefined,
     isReady: () => ready,
@@ -86,7 +82,7 @@ export async function createWharf(config: Config, options: { logger?: Logger } =
     logger,
     async listen() {
       await reclaim();
-      const { host, port } = parseListen(config.listen);
+      const { host, port } = parseListenAddress(config.listen);
       const address = await app.listen({ host, port });
       ready = true;
       return address;

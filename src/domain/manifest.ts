@@ -116,9 +116,13 @@ function resolveMediaType(body: Record<string, unknown>, contentType: string | u
   throw invalid('cannot tell the manifest media type: set Content-Type or mediaType');
 }
 
-export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
-  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
-    throw invalid(`manifest is ${bytes.byteLength} bytes; the limit is ${MAX_MANIFEST_BYTES}`);
+export function parseManifest(
+  bytes: Uint8Array,
+  contentType: string | undefined,
+  maxBytes: number = MAX_MANIFEST_BYTES,
+): ParsedManifest {
+  if (bytes.byteLength > maxBytes) {
+    throw invalid(`manifest is ${bytes.byteLength} bytes; the limit is ${maxBytes}`);
   }
   if (contentType && isSchema1(contentType)) {
     throw invalid('Docker schema 1 manifests are not supported; push with schema 2 or OCI (e.g. skopeo --format v2s2)');

@@ -20,6 +20,8 @@ export interface AppDeps extends V2Options {
   metrics: WharfMetrics;
   trustProxy?: boolean;
   https?: { cert: Buffer; key: Buffer };
+  /** 0 = no limit on a whole request (blob transfers can be long) */
+  requestTimeoutMs?: number;
   /** false while starting or draining; /readyz answers 503 */
   isReady?: () => boolean;
 }
@@ -35,6 +37,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     trustProxy: deps.trustProxy ?? false,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,
+    requestTimeout: deps.requestTimeoutMs ?? 0,
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
 
@@ -82,6 +85,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     metrics: deps.metrics,
     pagination: deps.pagination,
     manifestBodyLimit: deps.manifestBodyLimit,
+    locationPrefix: deps.locationPrefix ?? '',
   });
   return app;
 }

@@ -25,6 +25,8 @@ export interface RegistryServiceOptions {
   blobs: BlobStore;
   uploads: UploadStore;
   now?: () => number;
+  /** largest manifest accepted (default 4 MiB, the size the distribution spec asks registries to take) */
+  manifestMaxBytes?: number;
   /** how often buffered last-pulled times are written (ms) */
   pullFlushIntervalMs?: number;
 }
@@ -46,6 +48,7 @@ export class RegistryService {
   private readonly blobs: BlobStore;
   private readonly uploads: UploadStore;
   private readonly now: () => number;
+  private readonly manifestMaxBytes: number;
   /** uploads with an append or commit in progress in this process (chunks must be sequential) */
   private readonly busyUploads = new Set<string>();
   /** last-pulled times, written in batches so pulls never wait on a write */
@@ -57,6 +60,7 @@ export class RegistryService {
     this.blobs = options.blobs;
     this.uploads = options.uploads;
     this.now = options.now ?? Date.now;
+    this.manifestMaxBytes = options.manifestMaxBytes ?? MAX_MANIFEST_BYTES;
     this.flushTimer = setInterval(() => void this.flushPulled().catch(() => undefined), options.pullFlushIntervalMs ?? 30_000);
     this.flushTimer.unref();
   }
@@ -100,14 +104,14 @@ export class RegistryService {
     content: Buffer,
     contentType: string | undefined,
   ): Promise<{ digest: Digest; subject?: Digest; created: boolean }> {
-    if (content.length > MAX_MANIFEST_BYTES) {
-      throw new WharfError('MANIFEST_INVALID', `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    if (content.length > this.manifestMaxBytes) {
+      throw new WharfError('MANIFEST_INVALID', `manifest is larger than ${this.manifestMaxBytes} bytes`);
     }
     const digest = digestOf(content, ref.kind === 'digest' ? algorithmOf(ref.digest) : 'sha256');
     if (ref.kind === 'digest' && ref.digest !== digest) {
       throw new WharfError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${ref.digest}`);
     }
-    const parsed = parseManifest(content, contentType);
+    const parsed = parseManifest(content, contentType, this.manifestMaxBytes);
     const result = await this.metadata.putManifest({
       repository,
       digest,

@@ -39,8 +39,8 @@ export async function deleteBlob(ctx: V2Context): Promise<void> {
   await ctx.reply.code(202).header('content-length', 0).send();
 }
 
-function uploadLocation(name: string, id: string): string {
-  return `/v2/${name}/blobs/uploads/${id}`;
+function uploadLocation(ctx: V2Context, name: string, id: string): string {
+  return `${ctx.options.locationPrefix ?? ''}/v2/${name}/blobs/uploads/${id}`;
 }
 
 /** Range header of upload responses: the inclusive range received so far ("0-0" when empty, as clients expect). */
@@ -51,7 +51,7 @@ function receivedRange(size: number): string {
 async function sendBlobCreated(ctx: V2Context, name: string, digest: string): Promise<void> {
   await ctx.reply
     .code(201)
-    .header('location', `/v2/${name}/blobs/${digest}`)
+    .header('location', `${ctx.options.locationPrefix ?? ''}/v2/${name}/blobs/${digest}`)
     .header('docker-content-digest', digest)
     .header('content-length', 0)
     .send();
@@ -60,7 +60,7 @@ async function sendBlobCreated(ctx: V2Context, name: string, digest: string): Pr
 async function sendUploadState(ctx: V2Context, status: number, name: string, id: string, size: number): Promise<void> {
   await ctx.reply
     .code(status)
-    .header('location', uploadLocation(name, id))
+    .header('location', uploadLocation(ctx, name, id))
     .header('range', receivedRange(size))
     .header('docker-upload-uuid', id)
     .header('content-length', 0)

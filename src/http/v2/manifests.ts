@@ -31,7 +31,7 @@ export async function putManifest(ctx: V2Context): Promise<void> {
   const result = await ctx.options.registry.putManifest(name, ref, body, ctx.request.headers['content-type']);
   ctx.reply
     .code(201)
-    .header('location', `/v2/${name}/manifests/${result.digest}`)
+    .header('location', `${ctx.options.locationPrefix ?? ''}/v2/${name}/manifests/${result.digest}`)
     .header('docker-content-digest', result.digest)
     .header('content-length', 0);
   if (result.subject) ctx.reply.header('oci-subject', result.subject);

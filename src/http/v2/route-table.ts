@@ -16,6 +16,8 @@ export interface V2Options {
   metrics: WharfMetrics;
   pagination: { defaultPageSize: number; maxPageSize: number };
   manifestBodyLimit: number;
+  /** prepended to Location headers: '' for relative locations, or http.publicUrl */
+  locationPrefix?: string;
 }
 
 export interface V2Context {
