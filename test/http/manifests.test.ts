@@ -326,6 +326,24 @@ describe('/v2/<name>/manifests/<reference>', () => {
     assert.deepEqual(await tagsOf(h.app, 'm/race'), ['latest']);
   });
 
+  test('parallel PUTs of one new manifest under many tags all succeed', async () => {
+    const config = await blobDesc(h.app, 'm/fanout', '{"architecture":"arm64","os":"linux"}', OCI_CONFIG);
+    const layer = await blobDesc(h.app, 'm/fanout', 'fanout layer', OCI_LAYER);
+    const body = imageManifest(config, [layer]);
+    const tags = Array.from({ length: 16 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    const results = await Promise.all(tags.map((t) => putManifest(h.app, 'm/fanout', t, body)));
+    for (const r of results) assert.equal(r.statusCode, 201, r.body);
+    for (const t of tags) assert.equal(await tagDigest(h.app, 'm/fanout', t), digestOf(body));
+    assert.deepEqual(await tagsOf(h.app, 'm/fanout'), tags);
+  });
+
+  test('an index child with the wrong declared size is MANIFEST_INVALID', async () => {
+    const child = await pushImage(h.app, 'm/idxsize', 'child');
+    const index = indexManifest([{ ...manifestDesc(child.manifest), size: child.manifest.length + 7 }]);
+    assertError(await putManifest(h.app, 'm/idxsize', 'multi', index, OCI_INDEX), 400, 'MANIFEST_INVALID');
+    assert.equal(await tagDigest(h.app, 'm/idxsize', 'multi'), undefined);
+  });
+
   test('a blob holding the bytes of a manifest is not a manifest of the repository', async () => {
     const img = await pushImage(h.app, 'm/blobnotmanifest', 'x');
     await pushBlob(h.app, 'm/blobnotmanifest2', img.manifest);

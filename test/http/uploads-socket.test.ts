@@ -139,6 +139,19 @@ describe('uploads over a real socket', () => {
     assert.equal((await rawRequest(port, 'PUT', withQuery(location, `digest=${digestOf(content)}`))).statusCode, 201);
   });
 
+  test('cancelling an upload while a PATCH streams into it: 204, the PATCH fails cleanly, the upload is gone', async () => {
+    const { location } = await startUpload(h.app, 's/cancel-race');
+    const a = openRequest(port, 'PATCH', location, { ...OCTET, 'transfer-encoding': 'chunked' });
+    await write(a.req, bytes(64 * 1024));
+    await waitFor(() => h.registry.uploadsInProgress === 1, 5000, 'the PATCH to start');
+    assert.equal((await rawRequest(port, 'DELETE', location)).statusCode, 204);
+    a.req.end(bytes(64 * 1024));
+    const res = await a.response;
+    assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
+    assertError(await rawRequest(port, 'GET', location), 404, 'BLOB_UPLOAD_UNKNOWN');
+    await waitFor(() => h.registry.uploadsInProgress === 0, 5000, 'the PATCH to finish');
+  });
+
   test('upload ids with dot segments are refused cleanly', async () => {
     for (const path of ['/v2/s/dots/blobs/uploads/..', '/v2/s/dots/blobs/uploads/%2e%2e', '/v2/s/dots/blobs/uploads/%2e%2e%2f%2e%2e%2fwharf.db']) {
       const res = await rawRequest(port, 'GET', path);
