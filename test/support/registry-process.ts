@@ -4,7 +4,7 @@
  * Only ever listens on 127.0.0.1.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -132,6 +132,8 @@ export class RegistryProcess {
           '      enabled: false',
           'http:',
           `  addr: 127.0.0.1:${this.port}`,
+          // fixed, so upload state tokens stay valid across a restart
+          '  secret: wharf-e2e-upload-state-secret',
           '',
         ].join('\n'),
       );
@@ -142,6 +144,7 @@ export class RegistryProcess {
   }
 
   private async spawnServer(extraEnv: Record<string, string>, readyTimeoutMs: number): Promise<void> {
+    mkdirSync(this.scratch, { recursive: true });
     const { cmd, args } = this.command();
     this.outBuf = '';
     const child = spawn(cmd, args, {
