@@ -415,5 +415,16 @@ export function describeMetadataStore(name: string, factory: (now: () => number)
       assert.deepEqual((await store.listRepositories({ limit: 10 })).items, ['a', 'b', 'c']);
       assert.equal((await collect(store.iterateBlobs())).length, 1);
     });
+
+    test('many concurrent commitBlob calls each land, with their uploads closed', async () => {
+      const commits = Array.from({ length: 60 }, (_, i) => ({ repo: `r${i % 4}`, digest: dg(`many-${i}`), size: i }));
+      const uploads = await Promise.all(commits.map((c, i) => store.createUpload(`up-${i}`, c.repo)));
+      assert.equal(uploads.length, 60);
+      await Promise.all(commits.map((c, i) => store.commitBlob(c.repo, c.digest, c.size, `up-${i}`)));
+      for (const [i, c] of commits.entries()) {
+        assert.deepEqual(await store.findRepositoryBlob(c.repo, c.digest), { digest: c.digest, size: c.size, createdAt: T0 });
+        assert.equal(await store.findUpload(`up-${i}`), undefined);
+      }
+    });
   });
 }

@@ -26,6 +26,15 @@ import type {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+interface PendingBlobCommit {
+  repository: string;
+  digest: Digest;
+  size: number;
+  uploadId?: string;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 const MANIFEST_COLUMNS = [
   'm.digest',
   'm.media_type',
@@ -117,22 +126,54 @@ export class SqlMetadataStore implements MetadataStore {
     return row && toBlob(row);
   }
 
-  async commitBlob(repository: string, digest: Digest, size: number, uploadId?: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const repoId = await this.ensureRepositoryId(trx, repository);
-      const now = this.now();
-      await trx
-        .insertInto('blobs')
-        .values({ digest, size, created_at: now })
-        .onConflict((oc) => oc.column('digest').doNothing())
-        .execute();
-      await trx
-        .insertInto('repository_blobs')
-        .values({ repository_id: repoId, digest, created_at: now })
-        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
-        .execute();
-      if (uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', uploadId).execute();
+  /**
+   * Group commit: blob commits that arrive in the same turn of the event loop share one
+   * transaction, so N concurrent uploads pay for one durable commit (one WAL fsync), not N.
+   * Each caller still resolves only after its row is committed. If the shared transaction fails,
+   * every commit of the batch is retried on its own, so one bad commit cannot fail the others.
+   */
+  commitBlob(repository: string, digest: Digest, size: number, uploadId?: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingBlobCommits.push({ repository, digest, size, uploadId, resolve, reject });
+      if (this.pendingBlobCommits.length === 1) setImmediate(() => void this.flushBlobCommits());
     });
+  }
+
+  private readonly pendingBlobCommits: PendingBlobCommit[] = [];
+
+  private async flushBlobCommits(): Promise<void> {
+    const batch = this.pendingBlobCommits.splice(0);
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const c of batch) await this.commitBlobIn(trx, c);
+      });
+      for (const c of batch) c.resolve();
+    } catch {
+      for (const c of batch) {
+        try {
+          await this.db.transaction().execute((trx) => this.commitBlobIn(trx, c));
+          c.resolve();
+        } catch (err) {
+          c.reject(err);
+        }
+      }
+    }
+  }
+
+  private async commitBlobIn(trx: Db, c: PendingBlobCommit): Promise<void> {
+    const repoId = await this.ensureRepositoryId(trx, c.repository);
+    const now = this.now();
+    await trx
+      .insertInto('blobs')
+      .values({ digest: c.digest, size: c.size, created_at: now })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
+    await trx
+      .insertInto('repository_blobs')
+      .values({ repository_id: repoId, digest: c.digest, created_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .execute();
+    if (c.uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', c.uploadId).execute();
   }
 
   async linkBlob(repository: string, digest: Digest, fromRepository?: string): Promise<BlobRecord | undefined> {
