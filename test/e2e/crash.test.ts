@@ -32,10 +32,10 @@ describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
 
   const context = (): string => `\nserver output (tail):\n${reg.output.slice(-4000)}`;
 
-  /** fsck over the data dir must exit 0 (Wharf only: Distribution has no equivalent). */
-  function fsckClean(when: string): void {
+  /** fsck over the data dir must exit 0 (Wharf only: Distribution has no equivalent). --quick skips re-hashing. */
+  function fsckClean(when: string, quick = false): void {
     if (e2eTarget() !== 'wharf') return;
-    const r = wharfCli(['fsck'], { dataDir: reg.dataDir });
+    const r = wharfCli(quick ? ['fsck', '--quick'] : ['fsck'], { dataDir: reg.dataDir });
     assert.equal(r.code, 0, `wharf fsck ${when} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   }
 
@@ -72,10 +72,10 @@ describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
     test(`round ${round}: kill -9 during concurrent pushes, restart, everything acknowledged is intact`, async (t) => {
       const log = emptyLog();
       let killed = false;
-      const killAfter = randomInt(400, 2500);
+      const killAfter = randomInt(250, 1500);
       const started = Date.now();
       const work = runWorkload(
-        { url: reg.url, headers: reg.authHeaders(), pushers: 4, maxImages: 8, tagPrefix: `r${round}`, killed: () => killed },
+        { url: reg.url, headers: reg.authHeaders(), pushers: 4, maxImages: 6, tagPrefix: `r${round}`, killed: () => killed },
         log,
       );
       await Promise.race([work, sleep(killAfter)]);
@@ -94,11 +94,12 @@ describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
 
       fsckClean(`on the data dir right after kill -9 (round ${round})`);
       await reg.restart();
-      fsckClean(`after restarting on the crashed data dir (round ${round})`);
+      fsckClean(`--quick after restarting on the crashed data dir (round ${round})`, true);
 
       // Everything acknowledged in this round: bytes intact. Earlier rounds: still there (sizes).
       for (const m of log.ackedManifests) await verifyManifest(m, true);
-      for (const b of log.ackedBlobs) await assertBlob(client, b.repo, b.digest);
+      const inManifests = new Set(log.ackedManifests.flatMap((m) => m.blobs));
+      for (const b of log.ackedBlobs) if (!inManifests.has(b)) await assertBlob(client, b.repo, b.digest);
       for (const m of acked.ackedManifests) if (!log.ackedManifests.includes(m)) await verifyManifest(m, false);
       for (const p of new Set(log.ackedManifests.map((m) => m.repo))) {
         const tags = await client.tags(p);
@@ -180,7 +181,8 @@ describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
     await reg.stop({ keepData: true });
     fsckClean('after a clean shutdown');
     await reg.restart();
-    for (const m of acked.ackedManifests) await verifyManifest(m, true);
+    // (fsck re-hashed every stored blob; each was also read back through the API in its own round)
+    for (const m of acked.ackedManifests) await verifyManifest(m, false);
     const fresh = randomBlob(3 * MiB);
     await client.pushBlobChunked('crash/after', fresh, MiB);
     await assertBlob(client, 'crash/after', sha256(fresh), fresh);
