@@ -14,7 +14,7 @@ import { errorCodes, RegistryClient } from '../support/registry-client.js';
 import { e2eTarget, startRegistry, wharfCli, type RegistryProcess } from '../support/registry-process.js';
 
 const MiB = 1024 * 1024;
-const ROUNDS = Number(process.env.WHARF_CRASH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.WHARF_E2E_CRASH_ROUNDS ?? 3);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
@@ -75,7 +75,8 @@ describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
       const killAfter = randomInt(250, 1500);
       const started = Date.now();
       const work = runWorkload(
-        { url: reg.url, headers: reg.authHeaders(), pushers: 4, maxImages: 6, tagPrefix: `r${round}`, killed: () => killed },
+        { url: reg.url, headers: reg.authHeaders(), pushers: 4, maxImages: 6, tagPrefix: `r${round}`, killed: () => killed,
+          sharedBlob: randomBlob(randomInt(MiB, 8 * MiB)) },
         log,
       );
       await Promise.race([work, sleep(killAfter)]);

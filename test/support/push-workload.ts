@@ -64,6 +64,8 @@ export interface WorkloadOptions {
   minBlob?: number;
   maxBlob?: number;
   tagPrefix: string;
+  /** A blob every image also includes as its first layer: all pushers upload it concurrently (dedup races). */
+  sharedBlob?: Buffer;
   /** Set once the kill starts; errors after it are expected. */
   killed: () => boolean;
 }
@@ -89,6 +91,7 @@ export async function runWorkload(options: WorkloadOptions, log: WorkloadLog): P
 
 async function pushImage(client: RegistryClient, repo: string, tag: string, options: WorkloadOptions, log: WorkloadLog): Promise<void> {
   const layers: BlobRecord[] = [];
+  if (options.sharedBlob) layers.push(await pushBlob(client, repo, options.sharedBlob, log));
   const nLayers = randomInt(1, 3);
   for (let l = 0; l < nLayers; l++) {
     const bytes = randomBlob(logUniform(options.minBlob ?? MiB, options.maxBlob ?? 32 * MiB));

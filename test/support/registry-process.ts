@@ -16,7 +16,8 @@ export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
 
 export type Target = 'wharf' | 'distribution';
 
-/** Which server the e2e tests drive: WHARF_E2E_TARGET=distribution selects the reference registry. */
+/** Which server the e2e tests drive: WHARF_E2E_TARGET=distribution selects the reference registry. (Test knobs are
+ * all named WHARF_E2E_*: they are removed from the environment of the processes spawned here.) */
 export function e2eTarget(): Target {
   return process.env.WHARF_E2E_TARGET === 'distribution' ? 'distribution' : 'wharf';
 }
@@ -60,6 +61,16 @@ export async function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The environment for a server or CLI process: ours without the test knobs (WHARF_E2E_*), since
+ * Wharf rejects WHARF_* variables it does not know; WHARF_LOG_LEVEL=warn; then `extra`.
+ */
+export function serverEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_E2E_')) env[k] = v;
+  return { ...env, WHARF_LOG_LEVEL: 'warn', ...extra };
+}
 
 export class RegistryProcess {
   readonly target: Target;
@@ -149,7 +160,7 @@ export class RegistryProcess {
     this.outBuf = '';
     const child = spawn(cmd, args, {
       cwd: REPO_ROOT,
-      env: { ...process.env, WHARF_LOG_LEVEL: 'warn', ...extraEnv },
+      env: serverEnv(extraEnv),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -253,7 +264,7 @@ export function wharfCli(args: string[], options: { dataDir?: string; env?: Reco
   if (options.dataDir !== undefined && !fullArgs.includes('--data')) fullArgs.push('--data', options.dataDir);
   const r = spawnSync(process.execPath, [WHARF_MAIN, ...fullArgs], {
     cwd: REPO_ROOT,
-    env: { ...process.env, WHARF_LOG_LEVEL: 'warn', ...(options.env ?? {}) },
+    env: serverEnv(options.env),
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 120_000,
     maxBuffer: 64 * 1024 * 1024,
