@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { assertBlob, assertManifest, assertOciError } from '../support/assertions.js';
 import { makeContainersEnv, type ContainersEnv } from '../support/containers-env.js';
 import { have } from '../support/exec.js';
-import { MT, parseJson, resolveLayoutTag, sha256, walkLayout, writeImageLayout, writeMultiArchLayout, type ImageLayout } from '../support/oci-layout.js';
+import {
+  MT, parseJson, resolveLayoutTag, sha256, walkLayout, writeArtifactLayout, writeImageLayout, writeMultiArchLayout, type ImageLayout,
+} from '../support/oci-layout.js';
 import { RegistryClient } from '../support/registry-client.js';
-import { startRegistry, type RegistryProcess } from '../support/registry-process.js';
+import { e2eTarget, startRegistry, type RegistryProcess } from '../support/registry-process.js';
 import { Skopeo } from '../support/skopeo.js';
 
 const skip = have('skopeo') ? false : 'skopeo is not installed (bash scripts/install-test-deps.sh)';
@@ -102,6 +104,47 @@ describe('skopeo', { skip, timeout: 240_000 }, () => {
     assert.deepEqual([...listed.Tags].sort(), ['a-b_c.d', 'latest', 'v1', 'v2'], failMsg('tags listed by skopeo'));
     // A retag does not change what the tags point at.
     await assertManifest(client, 'ns/repo', 'a-b_c.d', image.image.manifest, MT.manifest);
+  });
+
+  test('list-tags follows pagination (Link headers) through 250 tags', async (t) => {
+    const tags = Array.from({ length: 250 }, (_, i) => `page-${String(i).padStart(3, '0')}`);
+    await skopeo.copy(docker('ns/repo:v1'), docker(`ns/paged:${tags[0]}`));
+    for (let i = 0; i < tags.length; i += 25) {
+      await Promise.all(tags.slice(i, i + 25).map((t) => client.putManifest('ns/paged', t, image.image.manifest, MT.manifest)));
+    }
+    const r = await skopeo.ok(['list-tags', '--tls-verify=false', docker('ns/paged')]);
+    const listed = parseJson<{ Tags: string[] }>(r.stdout).Tags;
+    assert.equal(listed.length, tags.length, `skopeo listed ${listed.length} tags`);
+    assert.deepEqual([...listed].sort(), tags);
+    if (e2eTarget() === 'distribution') return t.skip('Distribution 2.8 ignores ?n= on tags/list');
+    // A small page size over raw HTTP: a Link to the next page, and no tag twice or missing.
+    const seen: string[] = [];
+    let next: string | undefined = '/v2/ns/paged/tags/list?n=100';
+    for (let pages = 0; next !== undefined && pages < 10; pages++) {
+      const page = await client.request('GET', next);
+      assert.equal(page.status, 200, `GET ${next} -> ${page.status}: ${page.body.toString('utf8')}`);
+      seen.push(...parseJson<{ tags: string[] }>(page.body).tags);
+      next = /<([^>]+)>;\s*rel="?next"?/.exec(page.headers.get('link') ?? '')?.[1];
+    }
+    assert.deepEqual(seen, tags, 'pages of n=100, in lexical order, cover every tag once');
+  });
+
+  test('an OCI 1.1 artifact with a subject, copied by skopeo, is listed by the referrers API', async (t) => {
+    const subject = { mediaType: MT.manifest, digest: image.image.manifestDigest, size: image.image.manifest.length };
+    const art = writeArtifactLayout({ subject, dir: join(work, 'src-artifact'), tag: 'sbom' });
+    await skopeo.copy(art.ref, docker('ns/repo:sbom'));
+    await assertManifest(client, 'ns/repo', art.manifestDigest, art.manifest, MT.manifest);
+    await assertBlob(client, 'ns/repo', sha256(art.blob), art.blob);
+    if (e2eTarget() === 'distribution') return t.skip('Distribution 2.8 has no referrers API');
+    const r = await client.request('GET', `/v2/ns/repo/referrers/${image.image.manifestDigest}`);
+    assert.equal(r.status, 200, `GET referrers -> ${r.status}: ${r.body.toString('utf8')}`);
+    assert.equal(r.headers.get('content-type'), MT.index);
+    const index = parseJson<{ manifests: { digest: string; artifactType?: string; size: number }[] }>(r.body);
+    assert.deepEqual(index.manifests.map((m) => [m.digest, m.artifactType, m.size]), [[art.manifestDigest, art.artifactType, art.manifest.length]]);
+    const filtered = await client.request('GET', `/v2/ns/repo/referrers/${image.image.manifestDigest}?artifactType=application/x-other`);
+    assert.equal(filtered.status, 200);
+    assert.deepEqual(parseJson<{ manifests: unknown[] }>(filtered.body).manifests, [], 'artifactType filter');
+    assert.equal(filtered.headers.get('oci-filters-applied'), 'artifactType');
   });
 
   test('inspect --raw returns the exact manifest bytes; inspect reports digest and layers', async () => {

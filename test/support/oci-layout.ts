@@ -251,6 +251,45 @@ export function writeMultiArchLayout(options: { dir?: string; tag?: string } = {
   return { dir, tag, ref: `oci:${dir}:${tag}`, index, indexDigest, images: { amd64, arm64 } };
 }
 
+export interface ArtifactLayout {
+  dir: string;
+  tag: string;
+  ref: string;
+  manifest: Buffer;
+  manifestDigest: string;
+  artifactType: string;
+  blob: Buffer;
+}
+
+/**
+ * An OCI 1.1 artifact layout: a manifest with artifactType, the empty config and one JSON blob,
+ * whose `subject` is the given descriptor (so the registry lists it as a referrer of that manifest).
+ */
+export function writeArtifactLayout(options: { subject: Descriptor; artifactType?: string; dir?: string; tag?: string }): ArtifactLayout {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'wharf-oci-artifact-'));
+  const tag = options.tag ?? 'artifact';
+  const artifactType = options.artifactType ?? 'application/spdx+json';
+  const empty = Buffer.from('{}');
+  const blob = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `e2e-${randomBytes(4).toString('hex')}` }));
+  const { mediaType, digest, size } = options.subject;
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.manifest,
+      artifactType,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: empty.length, data: empty.toString('base64') },
+      layers: [{ mediaType: artifactType, digest: sha256(blob), size: blob.length }],
+      subject: { mediaType, digest, size },
+    }),
+  );
+  const manifestDigest = sha256(manifest);
+  for (const b of [empty, blob, manifest]) writeBlob(dir, sha256(b), b);
+  writeIndexJson(dir, [
+    { mediaType: MT.manifest, digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } },
+  ]);
+  return { dir, tag, ref: `oci:${dir}:${tag}`, manifest, manifestDigest, artifactType, blob };
+}
+
 // ---------------------------------------------------------------- layout reading
 
 export function readLayoutBlob(layoutDir: string, digest: string): Buffer {
