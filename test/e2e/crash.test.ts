@@ -72,19 +72,30 @@ describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
     test(`round ${round}: kill -9 during concurrent pushes, restart, everything acknowledged is intact`, async (t) => {
       const log = emptyLog();
       let killed = false;
+      // Odd rounds: kill at a random time. Even rounds: kill 0–15 ms after the n-th blob- or
+      // manifest-creating request is sent, to land in the commit window (rename, metadata write).
+      const atCommit = round % 2 === 0;
       const killAfter = randomInt(250, 1500);
+      const commitN = randomInt(3, 16);
+      let commits = 0;
+      let trigger: () => void = () => undefined;
+      const triggered = new Promise<void>((r) => (trigger = r));
+      const beforeCommit = (): void => {
+        if (++commits === commitN) setTimeout(trigger, randomInt(0, 16));
+      };
       const started = Date.now();
       const work = runWorkload(
         { url: reg.url, headers: reg.authHeaders(), pushers: 4, maxImages: 6, tagPrefix: `r${round}`, killed: () => killed,
-          sharedBlob: randomBlob(randomInt(MiB, 8 * MiB)) },
+          sharedBlob: randomBlob(randomInt(MiB, 8 * MiB)), beforeCommit: atCommit ? beforeCommit : undefined },
         log,
       );
-      await Promise.race([work, sleep(killAfter)]);
+      await Promise.race([work, atCommit ? triggered : sleep(killAfter)]);
       killed = true;
       await reg.kill9();
       await work;
       t.diagnostic(
-        `killed after ${Date.now() - started} ms (planned ${killAfter}): ${log.ackedManifests.length} manifests and ` +
+        `killed after ${Date.now() - started} ms (${atCommit ? `at commit request #${commitN}` : `planned ${killAfter} ms`}): ` +
+          `${log.ackedManifests.length} manifests and ` +
           `${log.ackedBlobs.length} blobs acknowledged; in flight: ${log.unackedBlobs.length} blobs ` +
           `(${log.unackedBlobs.map((b) => b.method).join(',')}), ${log.unackedManifests.length} manifests`,
       );
@@ -108,7 +119,9 @@ describe('crash safety (SIGKILL mid-push)', { timeout: 280_000 }, () => {
       }
 
       // In flight at the kill: absent, or complete and correct.
-      for (const b of log.unackedBlobs) await verifyUnackedBlob(b.repo, b.digest, b.size);
+      const outcomes: string[] = [];
+      for (const b of log.unackedBlobs) outcomes.push(await verifyUnackedBlob(b.repo, b.digest, b.size));
+      if (outcomes.length) t.diagnostic(`unacknowledged blobs after restart: ${outcomes.join(', ')}`);
       for (const m of log.unackedManifests) {
         const r = await client.getManifest(m.repo, m.tag);
         if (r.status === 404) assertOciError(r, 404, 'MANIFEST_UNKNOWN', `GET /v2/${m.repo}/manifests/${m.tag} (PUT in flight at kill)`);

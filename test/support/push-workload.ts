@@ -68,11 +68,13 @@ export interface WorkloadOptions {
   sharedBlob?: Buffer;
   /** Set once the kill starts; errors after it are expected. */
   killed: () => boolean;
+  /** Called just before each blob- or manifest-creating request is sent. */
+  beforeCommit?: (kind: 'blob' | 'manifest') => void;
 }
 
 /** Runs the pushers until each has pushed maxImages or failed (after the kill); resolves when all have stopped. */
 export async function runWorkload(options: WorkloadOptions, log: WorkloadLog): Promise<void> {
-  const client = new RegistryClient({ url: options.url, headers: options.headers });
+  const client = new RegistryClient({ url: options.url, headers: options.headers, beforeCommit: options.beforeCommit });
   const pusher = async (p: number): Promise<void> => {
     const repo = `crash/p${p}`;
     for (let i = 0; i < options.maxImages; i++) {

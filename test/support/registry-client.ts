@@ -23,6 +23,8 @@ export interface ClientOptions {
   /** Extra headers on every request (e.g. Authorization, once Wharf has auth). */
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Called just before each request that would create a blob or a manifest (crash tests kill the server there). */
+  beforeCommit?: (kind: 'blob' | 'manifest') => void;
 }
 
 export interface RawResponse {
@@ -35,11 +37,13 @@ export class RegistryClient {
   readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly signal: AbortSignal | undefined;
+  private readonly beforeCommit: (kind: 'blob' | 'manifest') => void;
 
   constructor(options: ClientOptions) {
     this.url = options.url.replace(/\/$/, '');
     this.headers = options.headers ?? {};
     this.signal = options.signal;
+    this.beforeCommit = options.beforeCommit ?? (() => undefined);
   }
 
   /** Any request; the body is read fully. Relative URLs resolve against the base URL. */
@@ -83,6 +87,7 @@ export class RegistryClient {
   /** POST then PUT ?digest= with the whole body. Returns the digest. */
   async pushBlobPostPut(repo: string, bytes: Buffer, digest = sha256(bytes)): Promise<string> {
     const loc = await this.startUpload(repo);
+    this.beforeCommit('blob');
     const r = await this.expect('PUT', RegistryClient.withDigest(loc, digest), [201], {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
       body: bytes,
@@ -93,6 +98,7 @@ export class RegistryClient {
 
   /** Single POST ?digest= with the body; falls back to PUT when the registry answers 202. */
   async pushBlobSinglePost(repo: string, bytes: Buffer, digest = sha256(bytes)): Promise<string> {
+    this.beforeCommit('blob');
     const r = await this.expect('POST', `/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, [201, 202], {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
       body: bytes,
@@ -129,6 +135,7 @@ export class RegistryClient {
       }
       loc = this.location(r, 'PATCH');
     }
+    this.beforeCommit('blob');
     const r = await this.expect('PUT', RegistryClient.withDigest(loc, digest), [201], { headers: { 'content-length': '0' } });
     this.checkBlobCreated(r, digest, 'PUT');
     return digest;
@@ -141,6 +148,7 @@ export class RegistryClient {
   }
 
   async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<RawResponse> {
+    this.beforeCommit('manifest');
     const r = await this.expect('PUT', `/v2/${repo}/manifests/${reference}`, [201], {
       headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
       body: bytes,
