@@ -107,6 +107,7 @@ export interface MetadataStore {
   listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]>;
   touchManifestPulled(repository: string, digest: Digest, at: number): Promise<void>;
 
+  /** Records the session only: the repository comes into being when a blob or manifest is committed. */
   createUpload(id: string, repository: string): Promise<UploadRecord>;
   findUpload(id: string): Promise<UploadRecord | undefined>;
   /** Compare-and-set of the upload's size; false when another append got there first. */

@@ -102,7 +102,8 @@ function initial(dialect: SqlDialectName): Migration {
       await db.schema
         .createTable('uploads')
         .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('repository_id', t.bigint, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        // a name, not a reference: an upload that never completes must not create a repository
+        .addColumn('repository', t.text, (c) => c.notNull())
         .addColumn('size', t.bigint, (c) => c.notNull())
         .addColumn('started_at', t.bigint, (c) => c.notNull())
         .addColumn('updated_at', t.bigint, (c) => c.notNull())

@@ -64,7 +64,7 @@ export interface TagEventsTable {
 
 export interface UploadsTable {
   id: string;
-  repository_id: number;
+  repository: string;
   size: number;
   started_at: number;
   updated_at: number;

@@ -445,19 +445,15 @@ export class SqlMetadataStore implements MetadataStore {
   // --- uploads ---
 
   async createUpload(id: string, repository: string): Promise<UploadRecord> {
-    return this.db.transaction().execute(async (trx) => {
-      const repoId = await this.ensureRepositoryId(trx, repository);
-      const now = this.now();
-      await trx.insertInto('uploads').values({ id, repository_id: repoId, size: 0, started_at: now, updated_at: now }).execute();
-      return { id, repository, size: 0, startedAt: now, updatedAt: now };
-    });
+    const now = this.now();
+    await this.db.insertInto('uploads').values({ id, repository, size: 0, started_at: now, updated_at: now }).execute();
+    return { id, repository, size: 0, startedAt: now, updatedAt: now };
   }
 
   async findUpload(id: string): Promise<UploadRecord | undefined> {
     const row = await this.db
       .selectFrom('uploads as u')
-      .innerJoin('repositories as r', 'r.id', 'u.repository_id')
-      .select(['u.id', 'r.name', 'u.size', 'u.started_at', 'u.updated_at'])
+      .select(['u.id', 'u.repository as name', 'u.size', 'u.started_at', 'u.updated_at'])
       .where('u.id', '=', id)
       .executeTakeFirst();
     return row && toUpload(row);
@@ -480,8 +476,7 @@ export class SqlMetadataStore implements MetadataStore {
   async listUploadsIdleSince(before: number, limit: number): Promise<UploadRecord[]> {
     const rows = await this.db
       .selectFrom('uploads as u')
-      .innerJoin('repositories as r', 'r.id', 'u.repository_id')
-      .select(['u.id', 'r.name', 'u.size', 'u.started_at', 'u.updated_at'])
+      .select(['u.id', 'u.repository as name', 'u.size', 'u.started_at', 'u.updated_at'])
       .where('u.updated_at', '<', before)
       .orderBy('u.updated_at')
       .limit(limit)
