@@ -138,6 +138,33 @@ describe('buildah and podman', { skip: have('buildah') && have('podman') ? false
     assert.deepEqual(insp.rootfs.diff_ids, builtDiffIds, 'skopeo inspect --config');
   });
 
+  test('buildah push --format docker (schema 2) is served as such; podman pulls it by digest', async (t) => {
+    if (!builtDiffIds) return t.skip('the buildah push test did not run');
+    const digestFile = join(work, 'docker.digest');
+    await buildah(['push', '--tls-verify=false', '--signature-policy', builder.policy, '--format', 'docker', '--digestfile', digestFile,
+      'localhost/e2e/built:v1', `docker://${reg.host}/ns/built-docker:v1`]);
+    const digest = readFileSync(digestFile, 'utf8').trim();
+    const m = await client.getManifest('ns/built-docker', 'v1');
+    assert.equal(m.status, 200, `GET manifest -> ${m.status}: ${m.body.toString('utf8')}`);
+    assert.equal(m.headers.get('content-type'), MT.dockerManifest, 'Content-Type of a Docker schema 2 manifest');
+    assert.equal(sha256(m.body), digest);
+    const head = await client.request('HEAD', `/v2/ns/built-docker/manifests/${digest}`, { headers: { accept: MT.dockerManifest } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(m.body.length), 'HEAD Content-Length');
+    assert.equal(head.headers.get('docker-content-digest'), digest);
+    const { config } = await registryConfig('ns/built-docker', 'v1');
+    assert.deepEqual(config.rootfs.diff_ids, builtDiffIds, 'diff_ids in the Docker-format config');
+
+    await podman(['pull', '--tls-verify=false', `${reg.host}/ns/built-docker@${digest}`]);
+    const info = parseJson<{ RepoDigests: string[]; RootFS: { Layers: string[] } }[]>(
+      (await podman(['inspect', '--type', 'image', `${reg.host}/ns/built-docker@${digest}`])).stdout,
+    )[0]!;
+    // (same config as the OCI image pulled before, so podman files both manifests under one image)
+    const ref = `${reg.host}/ns/built-docker@${digest}`;
+    assert.ok(info.RepoDigests.includes(ref), `podman RepoDigests ${info.RepoDigests.join(', ')} lack ${ref}`);
+    assert.deepEqual(info.RootFS.Layers, builtDiffIds, 'diff_ids after podman pull by digest');
+  });
+
   test('podman pull --arch arm64 picks the arm64 manifest out of an image index', async () => {
     const multi = writeMultiArchLayout({ dir: join(work, 'multi-podman'), tag: 'multi' });
     await skopeo.copy(multi.ref, `docker://${reg.host}/ns/pmulti:multi`, ['--all']);
