@@ -109,6 +109,11 @@ export const ERROR_CODES = {
     message: 'requested range not satisfiable',
     description: 'A Range or Content-Range header is malformed, out of order, or outside the content.',
   },
+  REQUEST_INVALID: {
+    status: 400,
+    message: 'malformed request',
+    description: 'The request line or headers are malformed (e.g. bad percent-encoding in the path).',
+  },
   PAGINATION_INVALID: {
     status: 400,
     message: 'invalid pagination parameters',

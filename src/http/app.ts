@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
@@ -26,13 +27,25 @@ export interface AppDeps extends V2Options {
   isReady?: () => boolean;
 }
 
+const REQUEST_ID_RE = /^[A-Za-z0-9._:@/-]{1,128}$/;
+
 /** Builds the HTTP app without listening (tests drive it through app.inject). */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
     // our onResponse hook writes one line per request, with the route id
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
-    requestIdHeader: 'x-request-id',
+    // an incoming X-Request-Id is kept only when it is short and plain (it lands in every log line)
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : `req-${randomUUID()}`;
+    },
+    // errors Fastify raises before routing (a malformed URL) get the same OCI body as ours
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      void sendError(request, reply, err);
+    },
     exposeHeadRoutes: false,
     trustProxy: deps.trustProxy ?? false,
     return503OnClosing: true,

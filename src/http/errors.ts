@@ -17,6 +17,9 @@ export function toWharfError(err: unknown): WharfError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new WharfError('UNSUPPORTED', fe.message);
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return new WharfError('REQUEST_INVALID', fe.message);
     case 'ECONNRESET':
     case 'ERR_STREAM_PREMATURE_CLOSE':
       return new WharfError('BLOB_UPLOAD_INVALID', 'the request body ended early');
@@ -24,7 +27,7 @@ export function toWharfError(err: unknown): WharfError {
       break;
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new WharfError('UNSUPPORTED', fe.message);
+    return new WharfError(fe.statusCode === 415 ? 'UNSUPPORTED' : 'REQUEST_INVALID', fe.message);
   }
   return new WharfError('INTERNAL', undefined, undefined, { cause: err });
 }
@@ -52,5 +55,10 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, er
   reply.removeHeader('content-range');
   reply.removeHeader('docker-content-digest');
   reply.code(ERROR_CODES[we.code].status).header('content-type', 'application/json');
+  // RFC 9110 15.5.17: a 416 to a GET says how large the representation is
+  const size = (we.detail as { size?: unknown } | undefined)?.size;
+  if (we.code === 'RANGE_INVALID' && request.method === 'GET' && typeof size === 'number') {
+    reply.header('content-range', `bytes */${size}`);
+  }
   await reply.send(errorBody(we));
 }

@@ -10,7 +10,7 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   const digest = parseDigest(ctx.params[1]);
   const { registry, metrics } = ctx.options;
   const blob = await registry.statBlob(name, digest);
-  const range = head ? undefined : parseRangeHeader(ctx.request.headers.range, blob.size);
+  const range = head ? undefined : rangeOf(ctx.request.headers.range, blob.size);
   // open before any success header is set: if the bytes are gone, the 404 must not carry a
   // year-long Cache-Control and the blob's ETag
   const stream = head ? undefined : await registry.openBlob(name, digest, range);
@@ -30,6 +30,16 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   if (range) ctx.reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
   else ctx.reply.code(200);
   await ctx.reply.send(stream);
+}
+
+/** The requested range; a 416 always carries the blob's size (for `Content-Range: bytes *\/size`). */
+function rangeOf(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  try {
+    return parseRangeHeader(header, size);
+  } catch (err) {
+    if (err instanceof WharfError && err.code === 'RANGE_INVALID') throw new WharfError('RANGE_INVALID', err.message, { size });
+    throw err;
+  }
 }
 
 export async function deleteBlob(ctx: V2Context): Promise<void> {

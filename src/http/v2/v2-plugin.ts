@@ -17,13 +17,15 @@ export async function v2Plugin(app: FastifyInstance, options: V2Options): Promis
     reply.header('docker-distribution-api-version', 'registry/2.0');
   });
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/v2/',
-    handler: async (_request, reply) => {
-      await reply.code(200).header('content-type', 'application/json').header('content-length', 2).send('{}');
-    },
-  });
+  for (const url of ['/v2/', '/v2']) {
+    app.route({
+      method: ['GET', 'HEAD'],
+      url,
+      handler: async (_request, reply) => {
+        await reply.code(200).header('content-type', 'application/json').header('content-length', 2).send('{}');
+      },
+    });
+  }
 
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
