@@ -8,6 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe as describeExec, run, type ExecResult } from './exec.js';
 
+/** Daemons still running: killed if the test process exits without stopping them. */
+const LIVE = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of LIVE) c.kill('SIGKILL');
+});
+
 export class Containerd {
   readonly dir: string;
   readonly socket: string;
@@ -50,6 +56,8 @@ export class Containerd {
     const child = spawn('containerd', ['--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
     c.child = child;
     c.exited = false;
+    LIVE.add(child);
+    child.once('exit', () => LIVE.delete(child));
     const append = (b: Buffer): void => {
       c.log += b.toString('utf8');
     };

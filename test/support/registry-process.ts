@@ -72,6 +72,12 @@ export function serverEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv
   return { ...env, WHARF_LOG_LEVEL: 'warn', ...extra };
 }
 
+/** Servers still running: killed if the test process exits without stopping them (a failed before(), a crash). */
+const LIVE = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of LIVE) c.kill('SIGKILL');
+});
+
 export class RegistryProcess {
   readonly target: Target;
   readonly port: number;
@@ -104,7 +110,13 @@ export class RegistryProcess {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `wharf-e2e-${target}-`));
     const scratch = mkdtempSync(join(tmpdir(), 'wharf-e2e-proc-'));
     const proc = new RegistryProcess(target, port, dataDir, ownsDataDir, scratch, options.credentials);
-    await proc.spawnServer(options.env ?? {}, options.readyTimeoutMs ?? 20_000);
+    try {
+      await proc.spawnServer(options.env ?? {}, options.readyTimeoutMs ?? 20_000);
+    } catch (err) {
+      await proc.kill9();
+      proc.cleanup(false);
+      throw err;
+    }
     return proc;
   }
 
@@ -165,6 +177,8 @@ export class RegistryProcess {
     });
     this.child = child;
     this.exited = false;
+    LIVE.add(child);
+    child.once('exit', () => LIVE.delete(child));
     const append = (chunk: Buffer): void => {
       this.outBuf += chunk.toString('utf8');
       if (this.outBuf.length > 1_000_000) this.outBuf = this.outBuf.slice(-500_000);
