@@ -185,7 +185,18 @@ describe('skopeo', { skip, timeout: 240_000 }, () => {
   });
 
   test('copy between two repositories of the same registry (cross-repo blob mount)', async () => {
+    const received = async (): Promise<number | undefined> => {
+      if (e2eTarget() !== 'wharf') return undefined;
+      const text = (await client.request('GET', '/metrics')).body.toString('utf8');
+      return Number(/^wharf_blob_bytes_received_total (\d+)/m.exec(text)?.[1] ?? NaN);
+    };
+    const before = await received();
     await skopeo.copy(docker('ns/repo:v1'), docker('other/copy:v1'));
+    const after = await received();
+    if (before !== undefined && after !== undefined) {
+      // skopeo mounts the layers (it re-uploads only the config): no layer byte crosses the wire again
+      assert.ok(after - before <= image.image.config.length, `${after - before} blob bytes uploaded for a cross-repo copy (config is ${image.image.config.length})`);
+    }
     await assertManifest(client, 'other/copy', 'v1', image.image.manifest, MT.manifest);
     for (const [digest, bytes] of image.image.blobs) {
       if (digest !== image.image.manifestDigest) await assertBlob(client, 'other/copy', digest, bytes);
