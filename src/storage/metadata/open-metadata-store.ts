@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { SqlMetadataStore } from './sql-metadata-store.js';
+import { withStatementCache } from './sqlite-statement-cache.js';
 
 export interface SqliteOptions {
   /** file path, or ':memory:' */
@@ -25,6 +26,6 @@ export function openSqliteMetadataStore(options: SqliteOptions): SqlMetadataStor
   }
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return new SqlMetadataStore(db, 'sqlite');
 }
