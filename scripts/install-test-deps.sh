@@ -15,3 +15,30 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# PostgreSQL for the scale-out tests (metadata conformance on postgres, replicas e2e): a local
+# cluster on 127.0.0.1:5432 that user postgres reaches without a password. In CI (CI set) those
+# tests fail rather than skip when it is unreachable, so make sure it is installed and running.
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+if ! command -v pg_lsclusters >/dev/null; then
+  echo "installing: postgresql"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql
+fi
+for cluster in $(pg_lsclusters -h 2>/dev/null | awk '$4 != "online" { print $1 "/" $2 }'); do
+  echo "starting PostgreSQL cluster ${cluster}"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "${cluster%/*}" "${cluster#*/}" start || true
+done
+if ! pg_isready -q -h 127.0.0.1 -p 5432 -t 10; then
+  echo "warning: PostgreSQL does not answer on 127.0.0.1:5432" >&2
+elif ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+  # a fresh Debian cluster asks for a password over TCP: let local test connections in
+  hba=$(ls /etc/postgresql/*/main/pg_hba.conf 2>/dev/null | head -n 1)
+  if [ -n "$hba" ]; then
+    echo "pg_hba: trusting 127.0.0.1 for the tests (${hba})"
+    $SUDO sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+    for cluster in $(pg_lsclusters -h | awk '{ print $1 "/" $2 }'); do
+      $SUDO pg_ctlcluster --skip-systemctl-redirect "${cluster%/*}" "${cluster#*/}" reload || true
+    done
+  fi
+fi

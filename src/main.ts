@@ -11,7 +11,8 @@ import { WharfMetrics } from './observability/metrics.js';
 import { RegistryService } from './registry/registry-service.js';
 import { FsBlobStore } from './storage/blob/fs-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
-import { openSqliteMetadataStore } from './storage/metadata/open-metadata-store.js';
+import { openPostgresMetadataStore, openSqliteMetadataStore } from './storage/metadata/open-metadata-store.js';
+import { WharfError } from './errors/wharf-error.js';
 
 export interface Wharf {
   app: FastifyInstance;
@@ -32,18 +33,59 @@ export function createLogger(config: Config): Logger {
   });
 }
 
-/** Opens the stores the config names (migrating the DB); used by `serve` and by operator commands. */
-export async function openStores(config: Config): Promise<{ metadata: MetadataStore; blobs: FsBlobStore }> {
+/**
+ * Opens the stores the config names (migrating the DB); used by `serve` and by operator commands.
+ * Secrets given by reference (a file or an environment variable) are read here, from `env`.
+ */
+export async function openStores(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<{ metadata: MetadataStore; blobs: FsBlobStore }> {
   const blobs = new FsBlobStore({ root: config.storage.blob.path });
   await blobs.init();
-  const metadata = openSqliteMetadataStore({ path: config.storage.metadata.path });
-  await metadata.migrate();
+  const metadata = openMetadataStore(config, env);
+  try {
+    await metadata.migrate();
+  } catch (e) {
+    await metadata.close().catch(() => undefined);
+    throw e;
+  }
   return { metadata, blobs };
 }
 
-export async function createWharf(config: Config, options: { logger?: Logger } = {}): Promise<Wharf> {
+function openMetadataStore(config: Config, env: NodeJS.ProcessEnv): MetadataStore {
+  const { driver, path, postgres } = config.storage.metadata;
+  if (driver === 'sqlite' || postgres === undefined) return openSqliteMetadataStore({ path });
+  return openPostgresMetadataStore({
+    connectionString: postgres.url,
+    host: postgres.host,
+    port: postgres.port,
+    database: postgres.database,
+    user: postgres.user,
+    password: readSecret('storage.metadata.postgres', postgres.passwordFile, postgres.passwordEnv, env),
+    schema: postgres.schema,
+    poolSize: postgres.poolSize,
+    connectionTimeoutMs: postgres.connectTimeoutSeconds === undefined ? undefined : postgres.connectTimeoutSeconds * 1000,
+  });
+}
+
+/** A secret given by reference: the file's content (without trailing newlines) or the variable's value. */
+function readSecret(key: string, file: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
+    } catch (e) {
+      throw new WharfError('CONFIG_INVALID', `${key}: cannot read the secret file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  if (envName !== undefined) {
+    const value = env[envName];
+    if (value === undefined || value === '') throw new WharfError('CONFIG_INVALID', `${key}: environment variable ${envName} is not set`);
+    return value;
+  }
+  return undefined;
+}
+
+export async function createWharf(config: Config, options: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): Promise<Wharf> {
   const logger = options.logger ?? createLogger(config);
-  const { metadata, blobs } = await openStores(config);
+  const { metadata, blobs } = await openStores(config, options.env);
   const registry = new RegistryService({ metadata, blobs, uploads: blobs, manifestMaxBytes: config.http.bodyLimitManifest });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   let ready = false;

@@ -53,6 +53,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const MiB = 1024 * 1024;
+/** An environment variable named by a `*Env` key: a secret passed by reference. WHARF_* names are configuration. */
+const ENV_NAME_PATTERN = '^(?!WHARF_)[A-Za-z_][A-Za-z0-9_]*$';
 
 function section<T extends TProperties>(properties: T, options: ObjectOptions = {}) {
   return Type.Object(properties, { ...options, additionalProperties: false });
@@ -146,10 +148,55 @@ export const ConfigSchema = section(
         ),
         metadata: section(
           {
-            driver: oneOf(['sqlite'], { default: 'sqlite', description: 'Metadata store backend.' }),
+            driver: oneOf(['sqlite', 'postgres'], {
+              default: 'sqlite',
+              description: 'Metadata store backend: sqlite (embedded, one process) or postgres (scale-out, shared by replicas).',
+            }),
             path: derived(
               fsPath({ description: 'SQLite database file. Default: <data>/wharf.db.' }),
               underData('wharf.db'),
+            ),
+            postgres: Type.Optional(
+              section(
+                {
+                  url: Type.Optional(
+                    // secret: a URL refused for carrying a password must not be echoed back
+                    secret(Type.String({
+                      pattern: String.raw`^postgres(ql)?://([^:@/?#\s]+@)?[^@/?#\s]*(/[^?#\s]*)?(\?[^#\s]*)?$`,
+                      description:
+                        'Connection URL without a password, e.g. postgres://wharf@db.internal:5432/wharf?sslmode=require. The keys below override its parts.',
+                      [ExpectedKind]: 'a postgres:// or postgresql:// URL without a password (use passwordFile or passwordEnv)',
+                    })),
+                  ),
+                  host: Type.Optional(Type.String({ minLength: 1, description: 'Server host name or address.' })),
+                  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'Server port (default 5432).' })),
+                  database: Type.Optional(Type.String({ minLength: 1, description: 'Database name.' })),
+                  user: Type.Optional(Type.String({ minLength: 1, description: 'User name.' })),
+                  passwordFile: Type.Optional(fsPath({ description: 'File holding the password (e.g. a mounted Kubernetes secret); trailing newlines are ignored.' })),
+                  passwordEnv: Type.Optional(
+                    Type.String({
+                      pattern: ENV_NAME_PATTERN,
+                      description: 'Name of the environment variable holding the password (not a WHARF_* name).',
+                      [ExpectedKind]: 'the name of an environment variable (letters, digits, _), not a WHARF_* name',
+                    }),
+                  ),
+                  schema: Type.Optional(
+                    Type.String({
+                      pattern: '^[a-z_][a-z0-9_]{0,62}$',
+                      description: "Schema for Wharf's tables, created when missing (default: the server's search_path, usually public).",
+                      [ExpectedKind]: 'a lower-case SQL identifier (letters, digits, _; at most 63)',
+                    }),
+                  ),
+                  poolSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Connections per replica (default 10).' })),
+                  connectTimeoutSeconds: Type.Optional(
+                    Type.Integer({ minimum: 1, maximum: 600, description: 'Give up connecting after this long (default 10).' }),
+                  ),
+                },
+                {
+                  description:
+                    'PostgreSQL connection (driver postgres): url and/or host, port, database, user; the password only by reference. Without either reference, PGPASSWORD / ~/.pgpass apply.',
+                },
+              ),
             ),
           },
           { description: 'Where the metadata database lives.' },

@@ -30,6 +30,29 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
           }
         : undefined,
   },
+  {
+    reads: ['/storage/metadata/driver', '/storage/metadata/postgres'],
+    check: ({ storage: { metadata } }) => {
+      if (metadata.driver === 'postgres' && metadata.postgres === undefined) {
+        return { path: '/storage/metadata/postgres', message: 'required when storage.metadata.driver is "postgres" (url, or host and database)' };
+      }
+      if (metadata.driver !== 'postgres' && metadata.postgres !== undefined) {
+        return { path: '/storage/metadata/postgres', message: `is set, but storage.metadata.driver is "${metadata.driver}" (set it to "postgres", or remove the block)` };
+      }
+      const pg = metadata.postgres;
+      if (pg === undefined) return undefined;
+      if (pg.url === undefined && pg.host === undefined) {
+        return { path: '/storage/metadata/postgres', message: 'needs url or host' };
+      }
+      if (pg.passwordFile !== undefined && pg.passwordEnv !== undefined) {
+        return { path: '/storage/metadata/postgres/passwordEnv', message: 'set passwordFile or passwordEnv, not both' };
+      }
+      if (pg.url !== undefined && /[?&]password=/i.test(pg.url)) {
+        return { path: '/storage/metadata/postgres/url', message: 'must not carry a password (use passwordFile or passwordEnv) (value not shown)' };
+      }
+      return undefined;
+    },
+  },
 ];
 
 let compiled: TypeCheck<typeof ConfigSchema> | undefined;

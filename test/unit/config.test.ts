@@ -570,7 +570,7 @@ describe('configJsonSchema', () => {
       for (const [k, v] of Object.entries(n)) visit(v, `${path}/${k}`);
     };
     visit(schema, '');
-    assert.equal(objects, 9);
+    assert.equal(objects, 10); // incl. storage.metadata.postgres
   });
 
   it('requires only what a file must spell out', () => {

@@ -15,7 +15,7 @@ export function registerFsckCommand(program: Command, io: CliIO): void {
     .option('--output <format>', 'text or json', 'text')
     .action(async (opts: ServeFlags & { quick?: boolean; output: string }) => {
       const config = loadConfig({ file: opts.config, env: io.env, flags: { ...configFlags(opts), 'log.level': 'silent' } });
-      const { metadata, blobs } = await openStores(config);
+      const { metadata, blobs } = await openStores(config, io.env);
       try {
         const report = await fsck(metadata, blobs, { verifyContent: !opts.quick });
         if (opts.output === 'json') {

@@ -4,11 +4,25 @@
  *
  * Tables (see schema.ts): repositories 1-n repository_blobs n-1 blobs; repositories 1-n manifests
  * 1-n manifest_references; tags (repository, name) -> digest; tag_events; uploads.
+ *
+ * Concurrency. SQLite serializes writers, so there every transaction runs alone. PostgreSQL runs
+ * several replicas' transactions at once at READ COMMITTED, so every read-then-write takes the
+ * row lock it depends on, and no path relies on "check, then insert":
+ * - inserts that may race use ON CONFLICT DO NOTHING, then read (or lock) the winner's row;
+ * - a tag move inserts the tag or locks its row FOR UPDATE before reading the old digest, so the
+ *   history records each move exactly once, starting where the previous one ended;
+ * - a manifest put locks what it references FOR SHARE (blobs, links, child manifests) and the
+ *   manifest row it reuses, so a concurrent delete (or GC) waits for it or makes it retry;
+ *   deleteManifest locks the manifest FOR UPDATE before touching its tags, in the same order;
+ * - deadlocks, serialization failures and busy databases are retried (`tx`) a few times with
+ *   jitter; one that persists is UNAVAILABLE (503, retryable), never a raw driver error.
  */
-import { Migrator, type Kysely, type Transaction } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { Digest } from '../../domain/digest.js';
 import type { ReferenceKind } from '../../domain/manifest.js';
 import { WharfError } from '../../errors/wharf-error.js';
+import { dbErrorKind } from './db-errors.js';
 import { WharfMigrationProvider, type SqlDialectName } from './migrations.js';
 import type { Database } from './schema.js';
 import type {
@@ -45,19 +59,68 @@ const MANIFEST_COLUMNS = [
   'm.created_at',
 ] as const;
 
+/** attempts of a transaction that lost a race (deadlock, serialization failure, busy) */
+const TX_ATTEMPTS = 6;
+
 export class SqlMetadataStore implements MetadataStore {
+  private readonly pg: boolean;
+
+  /**
+   * `schema` (PostgreSQL only): the schema the tables live in, which must also be first on the
+   * connections' search_path (open-metadata-store.ts sets both); it is created when missing.
+   */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: SqlDialectName,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly schema?: string,
+  ) {
+    this.pg = dialect === 'postgres';
+  }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: new WharfMigrationProvider(this.dialect) });
+    if (this.pg && this.schema !== undefined) {
+      try {
+        await sql`create schema if not exists ${sql.id(this.schema)}`.execute(this.db);
+      } catch (e) {
+        // replicas starting together: IF NOT EXISTS is not atomic, the loser sees a unique violation
+        if (dbErrorKind(e) !== 'unique') throw e;
+      }
+    }
+    const migrator = new Migrator({
+      db: this.db,
+      provider: new WharfMigrationProvider(this.dialect),
+      // Kysely finds its own tables in any schema unless told which: another Wharf (or any Kysely
+      // app) in another schema of the same database would otherwise pass for this one
+      ...(this.pg ? { migrationTableSchema: this.schema ?? (await this.currentSchema()) } : {}),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName;
       throw new WharfError('UNAVAILABLE', `database migration ${failed ?? ''} failed`, undefined, { cause: error });
+    }
+  }
+
+  private async currentSchema(): Promise<string> {
+    const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(this.db);
+    return rows[0]?.schema ?? 'public';
+  }
+
+  /**
+   * Runs `fn` in a transaction, again (after a short random pause) when it lost a race the
+   * database reports as retryable. `fn` must be safe to re-run: it only talks to the database.
+   */
+  private async tx<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(fn);
+      } catch (e) {
+        if (dbErrorKind(e) === undefined) throw e;
+        if (attempt >= TX_ATTEMPTS) {
+          throw new WharfError('UNAVAILABLE', 'the metadata database is busy; retry the request', undefined, { cause: e });
+        }
+        await sleep(Math.random() * 10 * 2 ** attempt);
+      }
     }
   }
 
@@ -76,21 +139,27 @@ export class SqlMetadataStore implements MetadataStore {
     return row === undefined ? undefined : Number(row.id);
   }
 
+  /**
+   * Idempotent create. A concurrent creator's INSERT makes ours wait for its commit and then do
+   * nothing; at READ COMMITTED the SELECT after it sees the winner's row.
+   */
   private async ensureRepositoryId(db: Db, name: string): Promise<number> {
     const existing = await this.repositoryId(db, name);
     if (existing !== undefined) return existing;
-    await db
+    const inserted = await db
       .insertInto('repositories')
       .values({ name, kind: 'hosted', format: 'oci', settings: '{}', created_at: this.now() })
       .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
+      .returning('id')
+      .executeTakeFirst();
+    if (inserted) return Number(inserted.id);
     const id = await this.repositoryId(db, name);
     if (id === undefined) throw new Error(`repository ${name} vanished after insert`);
     return id;
   }
 
   async ensureRepository(name: string): Promise<void> {
-    await this.ensureRepositoryId(this.db, name);
+    await this.tx((trx) => this.ensureRepositoryId(trx, name));
   }
 
   async repositoryExists(name: string): Promise<boolean> {
@@ -142,7 +211,8 @@ export class SqlMetadataStore implements MetadataStore {
   private readonly pendingBlobCommits: PendingBlobCommit[] = [];
 
   private async flushBlobCommits(): Promise<void> {
-    const batch = this.pendingBlobCommits.splice(0);
+    // one order for every batch (every replica's), so two batches lock rows in the same order
+    const batch = this.pendingBlobCommits.splice(0).sort((a, b) => compare(a.repository, b.repository) || compare(a.digest, b.digest));
     try {
       await this.db.transaction().execute(async (trx) => {
         for (const c of batch) await this.commitBlobIn(trx, c);
@@ -151,7 +221,7 @@ export class SqlMetadataStore implements MetadataStore {
     } catch {
       for (const c of batch) {
         try {
-          await this.db.transaction().execute((trx) => this.commitBlobIn(trx, c));
+          await this.tx((trx) => this.commitBlobIn(trx, c));
           c.resolve();
         } catch (err) {
           c.reject(err);
@@ -177,20 +247,24 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async linkBlob(repository: string, digest: Digest, fromRepository?: string): Promise<BlobRecord | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.tx(async (trx) => {
+      // the rows read are locked FOR SHARE (PostgreSQL) so the blob cannot be deleted before the link lands
       let blob: BlobRecord | undefined;
       if (fromRepository !== undefined) {
-        const row = await trx
+        let q = trx
           .selectFrom('repository_blobs as rb')
           .innerJoin('repositories as r', 'r.id', 'rb.repository_id')
           .innerJoin('blobs as b', 'b.digest', 'rb.digest')
           .select(['b.digest', 'b.size', 'b.created_at'])
           .where('r.name', '=', fromRepository)
-          .where('rb.digest', '=', digest)
-          .executeTakeFirst();
+          .where('rb.digest', '=', digest);
+        if (this.pg) q = q.forShare();
+        const row = await q.executeTakeFirst();
         blob = row && toBlob(row);
       } else {
-        const row = await trx.selectFrom('blobs').selectAll().where('digest', '=', digest).executeTakeFirst();
+        let q = trx.selectFrom('blobs').selectAll().where('digest', '=', digest);
+        if (this.pg) q = q.forShare();
+        const row = await q.executeTakeFirst();
         blob = row && toBlob(row);
       }
       if (!blob) return undefined;
@@ -218,35 +292,43 @@ export class SqlMetadataStore implements MetadataStore {
   // --- manifests ---
 
   async putManifest(m: NewManifest): Promise<PutManifestResult> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.tx(async (trx) => {
       const repoId = await this.ensureRepositoryId(trx, m.repository);
       await this.checkReferences(trx, repoId, m);
       const now = this.now();
-      const existing = await trx
-        .selectFrom('manifests')
-        .select('id')
-        .where('repository_id', '=', repoId)
-        .where('digest', '=', m.digest)
+      const created = await this.insertManifest(trx, repoId, m, now);
+      const previousTagDigest = m.tag === undefined ? undefined : await this.moveTag(trx, repoId, m.tag, m.digest, now);
+      return { created, previousTagDigest };
+    });
+  }
+
+  /**
+   * Inserts the manifest unless the repository has it; true when inserted. A manifest that is
+   * already there is locked FOR SHARE (PostgreSQL): a concurrent deleteManifest then waits for this
+   * transaction, and sees (and removes) the tag it is about to set. If such a delete committed
+   * first, the lock finds no row and the insert is tried again.
+   */
+  private async insertManifest(trx: Transaction<Database>, repoId: number, m: NewManifest, now: number): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const inserted = await trx
+        .insertInto('manifests')
+        .values({
+          repository_id: repoId,
+          digest: m.digest,
+          media_type: m.mediaType,
+          artifact_type: m.artifactType ?? null,
+          subject_digest: m.subjectDigest ?? null,
+          config_digest: m.configDigest ?? null,
+          annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+          size: m.content.length,
+          content: m.content,
+          created_at: now,
+          last_pulled_at: null,
+        })
+        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+        .returning('id')
         .executeTakeFirst();
-      let created = false;
-      if (!existing) {
-        const inserted = await trx
-          .insertInto('manifests')
-          .values({
-            repository_id: repoId,
-            digest: m.digest,
-            media_type: m.mediaType,
-            artifact_type: m.artifactType ?? null,
-            subject_digest: m.subjectDigest ?? null,
-            config_digest: m.configDigest ?? null,
-            annotations: m.annotations ? JSON.stringify(m.annotations) : null,
-            size: m.content.length,
-            content: m.content,
-            created_at: now,
-            last_pulled_at: null,
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow();
+      if (inserted) {
         const refs = dedupeReferences(m.references);
         if (refs.length > 0) {
           await trx
@@ -254,31 +336,47 @@ export class SqlMetadataStore implements MetadataStore {
             .values(refs.map((r) => ({ manifest_id: Number(inserted.id), child_digest: r.digest, kind: r.kind })))
             .execute();
         }
-        created = true;
+        return true;
       }
-      let previousTagDigest: string | undefined;
-      if (m.tag !== undefined) {
-        const old = await trx
-          .selectFrom('tags')
-          .select('digest')
-          .where('repository_id', '=', repoId)
-          .where('name', '=', m.tag)
-          .executeTakeFirst();
-        if (old?.digest !== m.digest) {
-          await trx
-            .insertInto('tags')
-            .values({ repository_id: repoId, name: m.tag, digest: m.digest, updated_at: now })
-            .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ digest: m.digest, updated_at: now }))
-            .execute();
-          await trx
-            .insertInto('tag_events')
-            .values({ repository_id: repoId, tag: m.tag, old_digest: old?.digest ?? null, new_digest: m.digest, at: now })
-            .execute();
-          previousTagDigest = old?.digest;
-        }
+      let existing = trx.selectFrom('manifests').select('id').where('repository_id', '=', repoId).where('digest', '=', m.digest);
+      if (this.pg) existing = existing.forShare();
+      if (await existing.executeTakeFirst()) return false;
+    }
+    throw Object.assign(new Error(`manifest ${m.digest} keeps appearing and disappearing`), { code: '40001' });
+  }
+
+  /**
+   * Points the tag at `digest` and records the move; returns the digest it pointed to before, if
+   * it moved. The tag row is created, or locked FOR UPDATE (PostgreSQL), before its old value is
+   * read, so concurrent moves of one tag queue up and each records where the previous one ended.
+   */
+  private async moveTag(trx: Transaction<Database>, repoId: number, tag: string, digest: Digest, now: number): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const inserted = await trx
+        .insertInto('tags')
+        .values({ repository_id: repoId, name: tag, digest, updated_at: now })
+        .onConflict((oc) => oc.columns(['repository_id', 'name']).doNothing())
+        .returning('name')
+        .executeTakeFirst();
+      if (inserted) {
+        await trx.insertInto('tag_events').values({ repository_id: repoId, tag, old_digest: null, new_digest: digest, at: now }).execute();
+        return undefined;
       }
-      return { created, previousTagDigest };
-    });
+      let q = trx.selectFrom('tags').select('digest').where('repository_id', '=', repoId).where('name', '=', tag);
+      if (this.pg) q = q.forUpdate();
+      const old = await q.executeTakeFirst();
+      if (!old) continue; // deleted between the insert and the lock: insert again
+      if (old.digest === digest) return undefined;
+      await trx
+        .updateTable('tags')
+        .set({ digest, updated_at: now })
+        .where('repository_id', '=', repoId)
+        .where('name', '=', tag)
+        .execute();
+      await trx.insertInto('tag_events').values({ repository_id: repoId, tag, old_digest: old.digest, new_digest: digest, at: now }).execute();
+      return old.digest;
+    }
+    throw Object.assign(new Error(`tag ${tag} keeps appearing and disappearing`), { code: '40001' });
   }
 
   /** Every reference the manifest needs must be in this repository, with the declared size. */
@@ -289,24 +387,21 @@ export class SqlMetadataStore implements MetadataStore {
     const blobSizes = new Map<string, number>();
     const manifestSizes = new Map<string, number>();
     const sizeOf = (r: { kind: ReferenceKind; digest: string }) => (r.kind === 'manifest' ? manifestSizes : blobSizes).get(r.digest);
-    for (const group of chunks(unique(blobRefs.map((r) => r.digest)), 500)) {
-      const rows = await trx
+    // FOR SHARE (PostgreSQL): what is referenced cannot be unlinked or deleted until this commits
+    for (const group of chunks(unique(blobRefs.map((r) => r.digest)).sort(compare), 500)) {
+      let q = trx
         .selectFrom('repository_blobs as rb')
         .innerJoin('blobs as b', 'b.digest', 'rb.digest')
         .select(['b.digest', 'b.size'])
         .where('rb.repository_id', '=', repoId)
-        .where('rb.digest', 'in', group)
-        .execute();
-      for (const r of rows) blobSizes.set(r.digest, Number(r.size));
+        .where('rb.digest', 'in', group);
+      if (this.pg) q = q.forShare();
+      for (const r of await q.execute()) blobSizes.set(r.digest, Number(r.size));
     }
-    for (const group of chunks(unique(manifestRefs.map((r) => r.digest)), 500)) {
-      const rows = await trx
-        .selectFrom('manifests')
-        .select(['digest', 'size'])
-        .where('repository_id', '=', repoId)
-        .where('digest', 'in', group)
-        .execute();
-      for (const r of rows) manifestSizes.set(r.digest, Number(r.size));
+    for (const group of chunks(unique(manifestRefs.map((r) => r.digest)).sort(compare), 500)) {
+      let q = trx.selectFrom('manifests').select(['digest', 'size']).where('repository_id', '=', repoId).where('digest', 'in', group);
+      if (this.pg) q = q.forShare();
+      for (const r of await q.execute()) manifestSizes.set(r.digest, Number(r.size));
     }
     const missing = m.references.filter((r) => sizeOf(r) === undefined);
     if (missing.length > 0) {
@@ -352,29 +447,27 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.tx(async (trx) => {
       const repoId = await this.repositoryId(trx, repository);
       if (repoId === undefined) return false;
+      // lock the manifest first (as putManifest does before its tag): a put reusing it either
+      // committed already, and its tag is deleted below, or waits and then inserts it afresh
+      let q = trx.selectFrom('manifests').select('id').where('repository_id', '=', repoId).where('digest', '=', digest);
+      if (this.pg) q = q.forUpdate();
+      const manifest = await q.executeTakeFirst();
       const tags = await trx
-        .selectFrom('tags')
-        .select('name')
+        .deleteFrom('tags')
         .where('repository_id', '=', repoId)
         .where('digest', '=', digest)
+        .returning('name')
         .execute();
-      const now = this.now();
       if (tags.length > 0) {
-        await trx.deleteFrom('tags').where('repository_id', '=', repoId).where('digest', '=', digest).execute();
+        const now = this.now();
         await trx
           .insertInto('tag_events')
           .values(tags.map((t) => ({ repository_id: repoId, tag: t.name, old_digest: digest, new_digest: null, at: now })))
           .execute();
       }
-      const manifest = await trx
-        .selectFrom('manifests')
-        .select('id')
-        .where('repository_id', '=', repoId)
-        .where('digest', '=', digest)
-        .executeTakeFirst();
       if (!manifest) return tags.length > 0;
       await trx.deleteFrom('manifest_references').where('manifest_id', '=', manifest.id).execute();
       await trx.deleteFrom('manifests').where('id', '=', manifest.id).execute();
@@ -383,17 +476,17 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.tx(async (trx) => {
       const repoId = await this.repositoryId(trx, repository);
       if (repoId === undefined) return false;
+      // the row deleted says what the tag pointed to, even if it moved since any earlier read
       const old = await trx
-        .selectFrom('tags')
-        .select('digest')
+        .deleteFrom('tags')
         .where('repository_id', '=', repoId)
         .where('name', '=', tag)
+        .returning('digest')
         .executeTakeFirst();
       if (!old) return false;
-      await trx.deleteFrom('tags').where('repository_id', '=', repoId).where('name', '=', tag).execute();
       await trx
         .insertInto('tag_events')
         .values({ repository_id: repoId, tag, old_digest: old.digest, new_digest: null, at: this.now() })
@@ -446,7 +539,12 @@ export class SqlMetadataStore implements MetadataStore {
 
   async createUpload(id: string, repository: string): Promise<UploadRecord> {
     const now = this.now();
-    await this.db.insertInto('uploads').values({ id, repository, size: 0, started_at: now, updated_at: now }).execute();
+    try {
+      await this.db.insertInto('uploads').values({ id, repository, size: 0, started_at: now, updated_at: now }).execute();
+    } catch (e) {
+      if (dbErrorKind(e) === 'unique') throw new WharfError('BLOB_UPLOAD_INVALID', `upload ${id} already exists`, undefined, { cause: e });
+      throw e;
+    }
     return { id, repository, size: 0, startedAt: now, updatedAt: now };
   }
 
@@ -552,6 +650,11 @@ export class SqlMetadataStore implements MetadataStore {
       .execute();
     return rows.map((r) => ({ repository: r.name, digest: r.digest }));
   }
+}
+
+/** One fixed order for lock acquisition (names and digests are ASCII, so this is byte order). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function toPage(items: string[], limit: number): Page<string> {
