@@ -1,9 +1,12 @@
 // The benchmark scenarios. Each has:
 //   data(ctx)               generate test data (before servers start; not timed)
 //   prepare(ctx)            per-run setup against every target (pushes, tags; not timed)
-//   before(ctx, t, rep)     per-repetition setup (not timed)
-//   measure(ctx, t, rep)    THE timed part; returns { <metric key>: number, ... }
-//   after(ctx, t, rep)      verification that is too expensive to time (optional)
+//   before(ctx, t, job)     per-measurement setup (not timed); may set job.* for measure/after
+//   measure(ctx, t, job)    THE timed part; returns { <metric key>: number, ... }
+//   after(ctx, t, job)      verification that is too expensive to time (optional)
+// job = { rep, attempt, first }: attempt > 0 when an earlier attempt of the same repetition was
+// disturbed by other processes and is being re-run (push scenarios then use fresh data, since the
+// registries deduplicate); first is true for the first measurement of this target in the run.
 // Metric `better` says which direction wins; `target` is the required ratio, oriented so that
 // ratio >= target means Wharf meets the goal (throughput: W/D; latency: D/W).
 import { createReadStream } from 'node:fs';
@@ -34,6 +37,7 @@ export const SIZES = {
     rangeLen: 1 << 20,
     rangeRequests: 200,
     wrkSeconds: 10,
+    wrkWarmupSeconds: 3,
     wrkConnections: 64,
     wrkThreads: 2,
     tags: 10_000,
@@ -52,6 +56,7 @@ export const SIZES = {
     rangeLen: 1 << 20,
     rangeRequests: 50,
     wrkSeconds: 3,
+    wrkWarmupSeconds: 1,
     wrkConnections: 64,
     wrkThreads: 2,
     tags: 1000,
@@ -93,46 +98,52 @@ const pushMonolithic = {
   title: (s) => `monolithic push (POST + PUT ?digest= with body) of a ${fmtBytes(s.big)} blob`,
   metrics: [{ key: 'MBps', unit: 'MB/s', better: 'higher', target: 2 }],
   data(ctx) {
-    ctx.monoFiles = Array.from({ length: ctx.reps }, (_, r) => randomFile(ctx.blobDir, `mono-r${r}`, ctx.s.big));
+    for (let r = 0; r < ctx.reps; r++) pushFile(ctx, 'mono', r, 0);
   },
-  async before(ctx, t, rep) {
-    await warm(ctx.monoFiles[rep].path);
+  async before(ctx, t, job) {
+    job.file = pushFile(ctx, 'mono', job.rep, job.attempt);
+    job.repo = `bench/push-mono-r${job.rep}-a${job.attempt}`;
+    await warm(job.file.path);
   },
-  async measure(ctx, t, rep) {
-    const f = ctx.monoFiles[rep];
+  async measure(ctx, t, { file, repo }) {
     const t0 = performance.now();
-    await pushFileMonolithic(t, `bench/push-mono-r${rep}`, f);
-    return { MBps: f.size / MB / elapsed(t0) };
+    await pushFileMonolithic(t, repo, file);
+    return { MBps: file.size / MB / elapsed(t0) };
   },
-  async after(ctx, t, rep) {
-    const f = ctx.monoFiles[rep];
-    // content check once per target (hashing a GiB is not cheap), existence and size every time
-    if (rep === 0) await getBlob(t, `bench/push-mono-r${rep}`, f.digest, f.size, 'hash');
-    else await headBlob(t, `bench/push-mono-r${rep}`, f.digest, f.size);
-  },
+  after: verifyPushed,
 };
+
+/** A distinct file per (scenario, repetition, attempt); generated once, reused by later runs. */
+function pushFile(ctx, kind, rep, attempt) {
+  const id = `${kind}-r${rep}${attempt ? `-a${attempt}` : ''}`;
+  ctx.files ??= {};
+  return (ctx.files[id] ??= randomFile(ctx.blobDir, id, ctx.s.big));
+}
+
+async function verifyPushed(ctx, t, { file, repo, first }) {
+  // content check once per target (hashing a GiB is not cheap), existence and size every time
+  if (first) await getBlob(t, repo, file.digest, file.size, 'hash');
+  else await headBlob(t, repo, file.digest, file.size);
+}
 
 const pushChunked = {
   id: 'push-chunked',
   title: (s) => `chunked push (POST, PATCH ${fmtBytes(s.chunk)} chunks, PUT ?digest=) of a ${fmtBytes(s.big)} blob`,
   metrics: [{ key: 'MBps', unit: 'MB/s', better: 'higher', target: 2 }],
   data(ctx) {
-    ctx.chunkFiles = Array.from({ length: ctx.reps }, (_, r) => randomFile(ctx.blobDir, `chunked-r${r}`, ctx.s.big));
+    for (let r = 0; r < ctx.reps; r++) pushFile(ctx, 'chunked', r, 0);
   },
-  async before(ctx, t, rep) {
-    await warm(ctx.chunkFiles[rep].path);
+  async before(ctx, t, job) {
+    job.file = pushFile(ctx, 'chunked', job.rep, job.attempt);
+    job.repo = `bench/push-chunked-r${job.rep}-a${job.attempt}`;
+    await warm(job.file.path);
   },
-  async measure(ctx, t, rep) {
-    const f = ctx.chunkFiles[rep];
+  async measure(ctx, t, { file, repo }) {
     const t0 = performance.now();
-    await pushFileChunked(t, `bench/push-chunked-r${rep}`, f, ctx.s.chunk);
-    return { MBps: f.size / MB / elapsed(t0) };
+    await pushFileChunked(t, repo, file, ctx.s.chunk);
+    return { MBps: file.size / MB / elapsed(t0) };
   },
-  async after(ctx, t, rep) {
-    const f = ctx.chunkFiles[rep];
-    if (rep === 0) await getBlob(t, `bench/push-chunked-r${rep}`, f.digest, f.size, 'hash');
-    else await headBlob(t, `bench/push-chunked-r${rep}`, f.digest, f.size);
-  },
+  after: verifyPushed,
 };
 
 function pullFileData(ctx) {
@@ -213,27 +224,36 @@ async function imageSeed(ctx) {
   }
 }
 
+async function wrkManifest(ctx, t, by, seconds) {
+  const ref = by === 'tag' ? 'latest' : ctx.image.digest;
+  const r = await runWrk({
+    url: `${t.base}/v2/bench/img/manifests/${ref}`,
+    connections: ctx.s.wrkConnections,
+    threads: ctx.s.wrkThreads,
+    seconds,
+    headers: { Accept: OCI_MANIFEST },
+  });
+  if (r.non2xx > 0) throw new CheckError(`wrk: ${r.non2xx} of ${r.requests} responses were not 2xx/3xx`);
+  if (r.socketErrors > r.requests * 0.001) throw new CheckError(`wrk: ${r.socketErrors} socket errors in ${r.requests} requests\n${r.raw}`);
+  return r;
+}
+
 function manifestScenario(id, by) {
   return {
     id,
-    title: (s) => `manifest GET by ${by}, wrk -c${s.wrkConnections} -t${s.wrkThreads} -d${s.wrkSeconds}s, Accept: OCI manifest`,
+    title: (s) => `manifest GET by ${by}, wrk -c${s.wrkConnections} -t${s.wrkThreads} -d${s.wrkSeconds}s (after a ${s.wrkWarmupSeconds}s warm-up), Accept: OCI manifest`,
     metrics: [
       { key: 'rps', unit: 'req/s', better: 'higher', target: 3 },
       { key: 'p99ms', unit: 'ms p99', better: 'lower', target: 5 },
     ],
     needsWrk: true,
     prepare: imageSeed,
+    async before(ctx, t) {
+      // warm-up run, discarded: JIT, connection setup, caches (same for both servers)
+      await wrkManifest(ctx, t, by, ctx.s.wrkWarmupSeconds);
+    },
     async measure(ctx, t) {
-      const ref = by === 'tag' ? 'latest' : ctx.image.digest;
-      const r = await runWrk({
-        url: `${t.base}/v2/bench/img/manifests/${ref}`,
-        connections: ctx.s.wrkConnections,
-        threads: ctx.s.wrkThreads,
-        seconds: ctx.s.wrkSeconds,
-        headers: { Accept: OCI_MANIFEST },
-      });
-      if (r.non2xx > 0) throw new CheckError(`wrk: ${r.non2xx} of ${r.requests} responses were not 2xx/3xx`);
-      if (r.socketErrors > r.requests * 0.001) throw new CheckError(`wrk: ${r.socketErrors} socket errors in ${r.requests} requests\n${r.raw}`);
+      const r = await wrkManifest(ctx, t, by, ctx.s.wrkSeconds);
       return { rps: r.rps, p99ms: r.p99ms, p50ms: r.p50ms, p90ms: r.p90ms, requests: r.requests, socketErrors: r.socketErrors };
     },
     async after(ctx, t) {
@@ -343,7 +363,7 @@ const smallBlobs = {
   title: (s) => `${s.smallBlobs} distinct ${fmtBytes(s.smallBlobSize)} blobs pushed ${s.smallConcurrency} at a time`,
   metrics: [{ key: 'blobsPerSec', unit: 'blobs/s', better: 'higher', target: 2 }],
   data(ctx) {
-    ctx.smallSets = Array.from({ length: ctx.reps }, () => randomBlobs(ctx.s.smallBlobs, ctx.s.smallBlobSize));
+    for (let r = 0; r < ctx.reps; r++) smallSet(ctx, r, 0);
   },
   async prepare(ctx) {
     // Monolithic POST ?digest= only if every target completes it in one round trip; otherwise
@@ -358,19 +378,26 @@ const smallBlobs = {
     }
     process.stderr.write(`  small-blobs upload mode: ${ctx.smallMode === 'post' ? 'monolithic POST ?digest=' : 'POST + PUT'}\n`);
   },
-  async measure(ctx, t, rep) {
-    const blobs = ctx.smallSets[rep];
+  async before(ctx, t, job) {
+    job.blobs = smallSet(ctx, job.rep, job.attempt);
+    job.repo = `bench/small-r${job.rep}-a${job.attempt}`;
+  },
+  async measure(ctx, t, { blobs, repo }) {
     const t0 = performance.now();
-    await pool(blobs.length, ctx.s.smallConcurrency, (i) => pushBuffer(t, `bench/small-r${rep}`, blobs[i], ctx.smallMode));
+    await pool(blobs.length, ctx.s.smallConcurrency, (i) => pushBuffer(t, repo, blobs[i], ctx.smallMode));
     return { blobsPerSec: blobs.length / elapsed(t0), mode: ctx.smallMode };
   },
-  async after(ctx, t, rep) {
-    const blobs = ctx.smallSets[rep];
+  async after(ctx, t, { blobs, repo }) {
     for (let i = 0; i < blobs.length; i += Math.ceil(blobs.length / 50)) {
-      await headBlob(t, `bench/small-r${rep}`, blobs[i].digest, blobs[i].body.length);
+      await headBlob(t, repo, blobs[i].digest, blobs[i].body.length);
     }
   },
 };
+
+function smallSet(ctx, rep, attempt) {
+  ctx.smallSets ??= {};
+  return (ctx.smallSets[`${rep}-${attempt}`] ??= randomBlobs(ctx.s.smallBlobs, ctx.s.smallBlobSize));
+}
 
 export const SCENARIOS = [
   pushMonolithic,
