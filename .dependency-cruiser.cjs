@@ -1,6 +1,7 @@
 /**
  * The layers of docs/architecture.md, enforced: dependencies point one way, downward.
- *   cli -> main -> http -> registry -> storage -> domain -> errors
+ *   cli -> main -> http -> registry | auth -> storage -> domain -> errors
+ *   cli -> client -> domain -> errors   (the client knows HTTP, not the server's layers)
  * (config, observability and errors may be used from anywhere above them.)
  */
 const layer = (name) => `^src/${name}/`;
@@ -24,7 +25,21 @@ module.exports = {
       name: 'storage-not-above',
       severity: 'error',
       from: { path: layer('storage') },
-      to: { path: [layer('registry'), layer('http'), layer('cli'), layer('features'), '^src/main\\.ts$'] },
+      to: { path: [layer('registry'), layer('auth'), layer('http'), layer('cli'), layer('features'), '^src/main\\.ts$'] },
+    },
+    {
+      name: 'auth-not-http',
+      comment: 'auth/ sits beside registry/: it decides, http/ speaks HTTP.',
+      severity: 'error',
+      from: { path: layer('auth') },
+      to: { path: [layer('http'), layer('cli'), layer('client'), layer('registry'), layer('features'), '^src/main\\.ts$'] },
+    },
+    {
+      name: 'client-is-standalone',
+      comment: 'client/ is a typed HTTP client of /v2 and /api/v1: it may use domain/ and errors/, nothing of the server.',
+      severity: 'error',
+      from: { path: layer('client') },
+      to: { path: '^src/(?!client/|domain/|errors/)' },
     },
     {
       name: 'domain-is-pure',

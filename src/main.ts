@@ -6,11 +6,22 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { parseListenAddress, type Config } from './config/index.js';
+import { AuditLog } from './auth/audit-log.js';
+import { Authenticator } from './auth/authenticator.js';
+import { Authorizer } from './auth/authorizer.js';
+import { IdentityService } from './auth/identity-service.js';
+import { LoginThrottle } from './auth/login-throttle.js';
+import { PasswordHasher } from './auth/password-hasher.js';
+import { TokenService } from './auth/token-service.js';
 import { buildApp } from './http/app.js';
+import type { HttpAuthDeps } from './http/auth-gate.js';
 import { WharfMetrics } from './observability/metrics.js';
 import { RegistryService } from './registry/registry-service.js';
 import { FsBlobStore } from './storage/blob/fs-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
+import { SqlIdentityStore } from './storage/metadata/sql-identity-store.js';
+import { SqlMetadataStore } from './storage/metadata/sql-metadata-store.js';
+import { SqlRepositorySettingsStore } from './storage/metadata/repository-settings-store.js';
 import { openPostgresMetadataStore, openSqliteMetadataStore } from './storage/metadata/open-metadata-store.js';
 import { WharfError } from './errors/wharf-error.js';
 
@@ -83,11 +94,58 @@ function readSecret(key: string, file: string | undefined, envName: string | und
   return undefined;
 }
 
-export async function createWharf(config: Config, options: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): Promise<Wharf> {
+/**
+ * Identity and access over the metadata DB: token keys loaded (or made), the first admin created
+ * on a fresh DB. A generated admin password goes to `announce` (stdout), never to the log.
+ */
+export async function createAuth(config: Config, metadata: MetadataStore, logger: Logger, announce: (line: string) => void): Promise<HttpAuthDeps> {
+  if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'identity tables need the SQL metadata store');
+  const store = new SqlIdentityStore(metadata.database);
+  const settings = new SqlRepositorySettingsStore(metadata.database);
+  const hasher = new PasswordHasher();
+  const { token, loginBackoff } = config.auth;
+  const tokens = new TokenService({
+    store,
+    issuer: token.issuer,
+    service: token.service,
+    lifetimeSeconds: token.lifetimeSeconds,
+    rotationSeconds: token.keyRotationSeconds,
+  });
+  await tokens.init();
+  const throttle = new LoginThrottle(store, {
+    freeFailures: loginBackoff.freeFailures,
+    baseDelayMs: loginBackoff.baseDelaySeconds * 1000,
+    maxDelayMs: loginBackoff.maxDelaySeconds * 1000,
+  });
+  const identity = new IdentityService(store, hasher);
+  const admin = await identity.bootstrapAdmin(config.auth.adminPassword);
+  if (admin.generatedPassword !== undefined) {
+    announce(`wharf: created user "admin" with password ${admin.generatedPassword}\n` + 'wharf: it is shown only this once; change it with `wharf user set-password admin`\n');
+  } else if (admin.created) {
+    logger.info({ user: 'admin' }, 'created the admin user from auth.adminPassword');
+  }
+  if (!config.auth.enabled) logger.warn('auth.enabled is false: every request is served as an admin');
+  return {
+    enabled: config.auth.enabled,
+    authenticator: new Authenticator({ store, hasher, throttle, tokens, refreshTokenLifetimeSeconds: token.refreshLifetimeSeconds }),
+    authorizer: new Authorizer(settings),
+    tokens,
+    audit: new AuditLog(store, (err) => logger.error({ err }, 'writing audit events failed')),
+    identity,
+    settings,
+    publicUrl: config.http.publicUrl?.replace(/\/$/, ''),
+  };
+}
+
+export async function createWharf(
+  config: Config,
+  options: { logger?: Logger; env?: NodeJS.ProcessEnv; announce?: (line: string) => void } = {},
+): Promise<Wharf> {
   const logger = options.logger ?? createLogger(config);
   const { metadata, blobs } = await openStores(config, options.env);
   const registry = new RegistryService({ metadata, blobs, uploads: blobs, manifestMaxBytes: config.http.bodyLimitManifest });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
+  const auth = await createAuth(config, metadata, logger, options.announce ?? ((line) => process.stdout.write(line)));
   let ready = false;
   const tls = config.http.tls;
   const app = buildApp({
@@ -95,6 +153,7 @@ export async function createWharf(config: Config, options: { logger?: Logger; en
     metadata,
     metrics,
     registry,
+    auth,
     pagination: config.pagination,
     manifestBodyLimit: config.http.bodyLimitManifest,
     locationPrefix: config.http.publicUrl?.replace(/\/$/, '') ?? '',
@@ -133,6 +192,7 @@ export async function createWharf(config: Config, options: { logger?: Logger; en
       ready = false;
       clearInterval(timer);
       await app.close();
+      await auth.audit.flush();
       await registry.close();
       await metadata.close();
     },

@@ -20,6 +20,7 @@ export const ENV_PREFIX = 'WHARF_';
 /** WHARF_* variables that are not configuration: ignored, never reported. */
 export const ENV_ALLOW_LIST: ReadonlySet<string> = new Set([
   'WHARF_TEST', // set by scripts/run-tests.mjs for the test processes
+  'WHARF_SERVER', // the registry URL of client commands (wharf user, sa, role, audit ...)
 ]);
 /** Prefixes of WHARF_* variables that are not configuration (tooling passes its env on to servers). */
 export const ENV_ALLOW_PREFIXES: readonly string[] = [
@@ -33,6 +34,7 @@ function isAllowListed(name: string): boolean {
 /** Short names for the most used keys; the general names work as well. */
 export const ENV_ALIASES: Readonly<Record<string, readonly string[]>> = {
   WHARF_LOG_LEVEL: ['log', 'level'],
+  WHARF_ADMIN_PASSWORD: ['auth', 'adminPassword'],
 };
 
 /** `maxAgeSeconds` -> `MAX_AGE_SECONDS` */

@@ -69,7 +69,7 @@ function fsPath(options: SchemaOptions): TString {
   return Object.assign(Type.String({ minLength: 1, ...options }), { [FsPathKind]: true });
 }
 
-/** For the blocks to come (auth, s3): `secret(Type.String({ minLength: 1 }))`. */
+/** A password, token or key: `secret(Type.String({ minLength: 1 }))`. */
 export function secret<S extends TSchema>(schema: S): S {
   return Object.assign(schema, { [SecretKind]: true });
 }
@@ -136,6 +136,59 @@ export const ConfigSchema = section(
         }),
       },
       { description: 'HTTP server.' },
+    ),
+    auth: section(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'Require credentials (deny by default). false serves everyone as an admin: only behind an authenticating proxy you control.',
+        }),
+        adminPassword: Type.Optional(
+          secret(
+            Type.String({
+              minLength: 8,
+              description: 'Password of the user "admin" created at first start (only then); generated and printed once when absent.',
+            }),
+          ),
+        ),
+        token: section(
+          {
+            issuer: Type.String({ default: 'wharf', minLength: 1, description: 'The iss claim of issued tokens.' }),
+            service: Type.String({
+              default: 'wharf',
+              minLength: 1,
+              description: 'The service named in the Bearer challenge, and the aud claim of tokens.',
+            }),
+            lifetimeSeconds: Type.Integer({
+              default: 300,
+              minimum: 30,
+              maximum: 86_400,
+              description: 'Lifetime of a bearer token (30 s to 1 day).',
+            }),
+            keyRotationSeconds: Type.Integer({
+              default: 30 * 86_400,
+              minimum: 0,
+              description: 'Age after which the signing key is replaced (old keys verify one token lifetime more); 0 = only on request.',
+            }),
+            refreshLifetimeSeconds: Type.Integer({
+              default: 30 * 86_400,
+              minimum: 60,
+              description: 'Lifetime of a refresh token (docker login identity token, OAuth2 offline access).',
+            }),
+          },
+          { description: 'Docker token authentication.' },
+        ),
+        loginBackoff: section(
+          {
+            freeFailures: Type.Integer({ default: 5, minimum: 1, description: 'Failed logins per account or address before back-off starts.' }),
+            baseDelaySeconds: Type.Integer({ default: 1, minimum: 1, description: 'First back-off; doubles with each further failure.' }),
+            maxDelaySeconds: Type.Integer({ default: 900, minimum: 1, description: 'Longest back-off.' }),
+          },
+          { description: 'Growing back-off after failed logins, per account and per client address (kept in the DB).' },
+        ),
+      },
+      { description: 'Authentication and authorization.' },
     ),
     storage: section(
       {

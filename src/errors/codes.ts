@@ -134,6 +134,21 @@ export const ERROR_CODES = {
     message: 'method not allowed',
     description: 'The route exists but not for this HTTP method.',
   },
+  BODY_INVALID: {
+    status: 400,
+    message: 'request body invalid',
+    description: 'A JSON body (or query) of the management API is malformed, has unknown fields, or values out of range; every problem is listed in detail.',
+  },
+  RESOURCE_UNKNOWN: {
+    status: 404,
+    message: 'resource unknown',
+    description: 'The user, service account, API key, role binding or repository named does not exist.',
+  },
+  CONFLICT: {
+    status: 409,
+    message: 'resource already exists',
+    description: 'A user, service account or role binding with the same identity already exists.',
+  },
   CONFIG_INVALID: {
     status: 400,
     message: 'configuration invalid',

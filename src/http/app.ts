@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import type { WharfMetrics } from '../observability/metrics.js';
 import { WharfError } from '../errors/wharf-error.js';
+import { AuthGate, type HttpAuthDeps } from './auth-gate.js';
+import { apiPlugin } from './api/api-plugin.js';
 import { sendError } from './errors.js';
+import { tokenPlugin } from './token/token-plugin.js';
 import { v2Plugin } from './v2/v2-plugin.js';
 import type { V2Options } from './v2/route-table.js';
 
@@ -15,7 +18,9 @@ declare module 'fastify' {
   }
 }
 
-export interface AppDeps extends V2Options {
+export interface AppDeps extends Omit<V2Options, 'gate'> {
+  /** authentication and authorization; absent = open registry (core protocol tests) */
+  auth?: HttpAuthDeps;
   logger: Logger;
   metadata: MetadataStore;
   metrics: WharfMetrics;
@@ -28,6 +33,7 @@ export interface AppDeps extends V2Options {
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:@/-]{1,128}$/;
+const UNAUTHENTICATED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Builds the HTTP app without listening (tests drive it through app.inject). */
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -55,10 +61,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('routeId', '');
+  app.decorateRequest('principal', null as unknown as never);
+  const gate = new AuthGate(deps.auth);
   const infoEnabled = deps.logger.isLevelEnabled('info');
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // who is calling, once per request, before any route; probes and metrics need no credentials
+    if (!UNAUTHENTICATED_PATHS.has(request.url)) await gate.authenticate(request, reply);
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -93,7 +103,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.code(200).header('content-type', deps.metrics.registry.contentType).send(body);
   });
 
+  if (deps.auth) {
+    void app.register(tokenPlugin, { gate });
+    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, pagination: deps.pagination });
+  }
   void app.register(v2Plugin, {
+    gate,
     registry: deps.registry,
     metrics: deps.metrics,
     pagination: deps.pagination,

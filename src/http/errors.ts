@@ -14,9 +14,10 @@ export function toWharfError(err: unknown): WharfError {
       return new WharfError('BODY_TOO_LARGE', fe.message);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new WharfError('UNSUPPORTED', fe.message);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new WharfError('UNSUPPORTED', fe.message);
+      return new WharfError('BODY_INVALID', fe.message);
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return new WharfError('REQUEST_INVALID', fe.message);

@@ -10,6 +10,7 @@ import { FsBlobStore } from '../../src/storage/blob/fs-blob-store.js';
 import { openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
 import type { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
 import { digestOf } from '../../src/domain/digest.js';
+import { buildAuthStack, type AuthStack, type AuthStackOptions } from '../support/auth-stack.js';
 
 /** An app over a real fs blob store and SQLite in a scratch directory, driven by app.inject. */
 export interface Harness {
@@ -18,6 +19,8 @@ export interface Harness {
   metadata: SqlMetadataStore;
   blobs: FsBlobStore;
   dir: string;
+  /** present when started with `auth` (test/support/auth-stack.ts); otherwise the registry is open */
+  auth?: AuthStack;
   close(): Promise<void>;
 }
 
@@ -25,6 +28,8 @@ export interface HarnessOptions {
   maxPageSize?: number;
   /** passed to buildApp: /readyz answers 503 while it returns false */
   isReady?: () => boolean;
+  /** authentication on, admin user `admin` / TEST_ADMIN_PASSWORD */
+  auth?: AuthStackOptions;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -34,12 +39,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const metadata = openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
   await metadata.migrate();
   const registry = new RegistryService({ metadata, blobs, uploads: blobs });
+  const auth = options.auth ? await buildAuthStack(metadata, options.auth) : undefined;
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress, defaultMetrics: false });
   const app = buildApp({
     logger: pino({ level: 'silent' }),
     metadata,
     metrics,
     registry,
+    ...(auth ? { auth } : {}),
     pagination: { defaultPageSize: 100, maxPageSize: options.maxPageSize ?? 1000 },
     manifestBodyLimit: 4 * 1024 * 1024,
     ...(options.isReady ? { isReady: options.isReady } : {}),
@@ -51,8 +58,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     metadata,
     blobs,
     dir,
+    auth,
     async close() {
       await app.close();
+      await auth?.audit.flush();
       await registry.close();
       await metadata.close();
       rmSync(dir, { recursive: true, force: true });

@@ -61,6 +61,11 @@ describe('loadConfig: defaults', () => {
       data: join(root, 'data'),
       log: { level: 'info' },
       http: { trustProxy: false, bodyLimitManifest: 4 * 1024 * 1024, requestTimeoutSeconds: 0 },
+      auth: {
+        enabled: true,
+        token: { issuer: 'wharf', service: 'wharf', lifetimeSeconds: 300, keyRotationSeconds: 2_592_000, refreshLifetimeSeconds: 2_592_000 },
+        loginBackoff: { freeFailures: 5, baseDelaySeconds: 1, maxDelaySeconds: 900 },
+      },
       storage: {
         blob: { driver: 'fs', path: join(root, 'data', 'blobs') },
         metadata: { driver: 'sqlite', path: join(root, 'data', 'wharf.db') },
@@ -570,7 +575,7 @@ describe('configJsonSchema', () => {
       for (const [k, v] of Object.entries(n)) visit(v, `${path}/${k}`);
     };
     visit(schema, '');
-    assert.equal(objects, 10); // incl. storage.metadata.postgres
+    assert.equal(objects, 13); // incl. storage.metadata.postgres, auth, auth.token, auth.loginBackoff
   });
 
   it('requires only what a file must spell out', () => {

@@ -28,7 +28,7 @@ export function registerServeCommand(program: Command, io: CliIO): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (opts: ServeFlags) => {
       const config = loadConfig({ file: opts.config, env: io.env, flags: configFlags(opts) });
-      const wharf = await createWharf(config, { env: io.env });
+      const wharf = await createWharf(config, { env: io.env, announce: (line) => io.out(line) });
       const address = await wharf.listen();
       wharf.logger.info({ address, data: config.data }, 'wharf listening');
       io.keepAlive = true;

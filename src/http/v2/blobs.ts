@@ -85,7 +85,9 @@ export async function startUpload(ctx: V2Context): Promise<void> {
     const digest = parseDigest(mount);
     const fromParam = ctx.query.get('from');
     const from = fromParam === null ? undefined : parseRepoName(fromParam);
-    const blob = await registry.mountBlob(name, digest, from);
+    // without `from`, any repository's blob could be linked: only for who may pull them all (invariant 4)
+    const mountable = from !== undefined || ctx.options.gate.mayMountUnscoped(ctx.request.principal);
+    const blob = mountable ? await registry.mountBlob(name, digest, from) : undefined;
     if (blob) {
       ctx.request.raw.resume();
       await sendBlobCreated(ctx, name, digest);

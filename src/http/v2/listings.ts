@@ -39,10 +39,29 @@ export async function listTags(ctx: V2Context): Promise<void> {
 
 export async function catalog(ctx: V2Context): Promise<void> {
   const req = pageRequest(ctx);
-  const page = req === 'empty' ? { items: [], more: false } : await ctx.options.registry.catalog(req);
+  const page = req === 'empty' ? { items: [], more: false } : await visibleCatalogPage(ctx, req);
   const link = req === 'empty' ? undefined : linkHeader('/v2/_catalog', page, req.limit);
   if (link) ctx.reply.header('link', link);
   await ctx.reply.code(200).header('content-type', 'application/json').send({ repositories: page.items });
+}
+
+/**
+ * A catalog page holding only repositories the caller may pull: pages of the store are read and
+ * filtered until `limit` visible names are found or the store has no more.
+ */
+async function visibleCatalogPage(ctx: V2Context, req: PageRequest): Promise<Page<string>> {
+  const items: string[] = [];
+  let after = req.after;
+  for (;;) {
+    const need = req.limit - items.length;
+    const page = await ctx.options.registry.catalog({ limit: Math.max(need, Math.min(req.limit, 500)), after });
+    const visible = await ctx.options.gate.visible(ctx.request.principal, page.items);
+    items.push(...visible.slice(0, need));
+    if (visible.length > need) return { items, more: true };
+    if (!page.more) return { items, more: false };
+    if (items.length === req.limit) return { items, more: true };
+    after = page.items[page.items.length - 1];
+  }
 }
 
 export async function referrers(ctx: V2Context): Promise<void> {

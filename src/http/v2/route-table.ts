@@ -2,16 +2,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RegistryService } from '../../registry/registry-service.js';
 import type { WharfMetrics } from '../../observability/metrics.js';
 
-/**
- * What a route needs from the caller, declared next to the route (DESIGN.md invariant 7). The
- * authorizer (issue 3) decides on these; until it exists every request is anonymous and allowed.
- */
-export type Access =
-  | { kind: 'none' }
-  | { kind: 'registry'; action: 'catalog' }
-  | { kind: 'repository'; name: string; actions: ('pull' | 'push' | 'delete')[] };
+import type { Access } from '../../auth/access.js';
+import type { AuthGate } from '../auth-gate.js';
+
+/** What a route needs from the caller (DESIGN.md invariant 7): auth/access.ts; the dispatcher enforces it. */
+export type { Access };
 
 export interface V2Options {
+  gate: AuthGate;
   registry: RegistryService;
   metrics: WharfMetrics;
   pagination: { defaultPageSize: number; maxPageSize: number };
@@ -35,5 +33,7 @@ export interface V2Route {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   pattern: RegExp;
   access(params: string[], query: URLSearchParams): Access[];
+  /** audit action recorded when the route succeeds (mutations); absent for reads */
+  audit?: string;
   handle(ctx: V2Context): Promise<void>;
 }

@@ -17,8 +17,8 @@ export const V2_ROUTES: readonly V2Route[] = [
   { id: 'catalog', method: 'GET', pattern: /^\/v2\/_catalog$/, access: () => [{ kind: 'registry', action: 'catalog' }], handle: catalog },
   { id: 'manifest.get', method: 'GET', pattern: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), access: repo('pull'), handle: (c) => getManifest(c, false) },
   { id: 'manifest.head', method: 'HEAD', pattern: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), access: repo('pull'), handle: (c) => getManifest(c, true) },
-  { id: 'manifest.put', method: 'PUT', pattern: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), access: repo('push'), handle: putManifest },
-  { id: 'manifest.delete', method: 'DELETE', pattern: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), access: repo('delete'), handle: deleteManifest },
+  { id: 'manifest.put', method: 'PUT', pattern: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), access: repo('push'), audit: 'manifest.push', handle: putManifest },
+  { id: 'manifest.delete', method: 'DELETE', pattern: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), access: repo('delete'), audit: 'manifest.delete', handle: deleteManifest },
   {
     id: 'upload.start',
     method: 'POST',
@@ -29,15 +29,16 @@ export const V2_ROUTES: readonly V2Route[] = [
       if (from !== null) needs.push({ kind: 'repository', name: from, actions: ['pull'] });
       return needs;
     },
+    audit: 'blob.push',
     handle: startUpload,
   },
   { id: 'upload.status', method: 'GET', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/([^/]+)$`), access: repo('push'), handle: getUploadStatus },
   { id: 'upload.patch', method: 'PATCH', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/([^/]+)$`), access: repo('push'), handle: patchUpload },
-  { id: 'upload.put', method: 'PUT', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/([^/]+)$`), access: repo('push'), handle: putUpload },
+  { id: 'upload.put', method: 'PUT', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/([^/]+)$`), access: repo('push'), audit: 'blob.push', handle: putUpload },
   { id: 'upload.cancel', method: 'DELETE', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/([^/]+)$`), access: repo('push'), handle: cancelUpload },
   { id: 'blob.get', method: 'GET', pattern: new RegExp(`^/v2/${NAME}/blobs/([^/]+)$`), access: repo('pull'), handle: (c) => getBlob(c, false) },
   { id: 'blob.head', method: 'HEAD', pattern: new RegExp(`^/v2/${NAME}/blobs/([^/]+)$`), access: repo('pull'), handle: (c) => getBlob(c, true) },
-  { id: 'blob.delete', method: 'DELETE', pattern: new RegExp(`^/v2/${NAME}/blobs/([^/]+)$`), access: repo('delete'), handle: deleteBlob },
+  { id: 'blob.delete', method: 'DELETE', pattern: new RegExp(`^/v2/${NAME}/blobs/([^/]+)$`), access: repo('delete'), audit: 'blob.delete', handle: deleteBlob },
   { id: 'tags.list', method: 'GET', pattern: new RegExp(`^/v2/${NAME}/tags/list$`), access: repo('pull'), handle: listTags },
   { id: 'referrers', method: 'GET', pattern: new RegExp(`^/v2/${NAME}/referrers/([^/]+)$`), access: repo('pull'), handle: referrers },
 ];

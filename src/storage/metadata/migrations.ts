@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { identityMigration } from './identity-migration.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -117,6 +118,6 @@ export class WharfMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: SqlDialectName) {}
 
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial(this.dialect) };
+    return { '0001_initial': initial(this.dialect), '0003_identity': identityMigration(this.dialect) };
   }
 }

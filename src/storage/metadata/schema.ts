@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { IdentityTables } from './identity-schema.js';
 
 /**
  * Kysely table types for the metadata DB. Times are integer milliseconds since the epoch;
@@ -70,7 +71,8 @@ export interface UploadsTable {
   updated_at: number;
 }
 
-export interface Database {
+/** identity tables (users, keys, bindings, audit): identity-schema.ts */
+export interface Database extends IdentityTables {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
   repository_blobs: RepositoryBlobsTable;

@@ -78,6 +78,11 @@ export class SqlMetadataStore implements MetadataStore {
     this.pg = dialect === 'postgres';
   }
 
+  /** The connection, for the other stores over the same DB (SqlIdentityStore, SqlRepositorySettingsStore). */
+  get database(): Kysely<Database> {
+    return this.db;
+  }
+
   async migrate(): Promise<void> {
     if (this.pg && this.schema !== undefined) {
       try {

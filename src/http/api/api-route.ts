@@ -1,0 +1,46 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Access } from '../../auth/access.js';
+import type { RegistryService } from '../../registry/registry-service.js';
+import type { AuthGate, HttpAuthDeps } from '../auth-gate.js';
+
+export interface ApiOptions {
+  gate: AuthGate;
+  auth: HttpAuthDeps;
+  registry: RegistryService;
+  pagination: { defaultPageSize: number; maxPageSize: number };
+}
+
+export interface ApiContext<B = any, Q = any> {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** path parameters; a repository name (which has slashes) is params['*'] */
+  params: Record<string, string>;
+  /** validated against the route's query schema */
+  query: Q;
+  /** validated against the route's body schema */
+  body: B;
+  options: ApiOptions;
+}
+
+/**
+ * One management API route. Like the /v2 table, each route declares the access it needs; the
+ * plugin validates query and body against the TypeBox schemas (unknown fields are errors), asks
+ * the authorizer, runs the handler and audits mutations. The OpenAPI document is generated from
+ * these declarations.
+ */
+export interface ApiRoute {
+  id: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Fastify path: `:name` parameters, a trailing `*` for repository names */
+  url: string;
+  summary: string;
+  access(params: Record<string, string>, body: any): Access[];
+  query?: TSchema;
+  body?: TSchema;
+  /** status of a success (200 unless said) */
+  status?: number;
+  /** audit action recorded on success (every mutation has one) */
+  audit?: string;
+  handle(ctx: ApiContext): Promise<unknown>;
+}
