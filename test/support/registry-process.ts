@@ -22,7 +22,11 @@ export function e2eTarget(): Target {
   return process.env.WHARF_E2E_TARGET === 'distribution' ? 'distribution' : 'wharf';
 }
 
-/** Credentials for a registry that needs them (none yet); passed through to clients that support them. */
+/**
+ * Credentials of the admin of a Wharf started with authentication on (`credentials` option: the
+ * server gets them as WHARF_ADMIN_PASSWORD, user `admin`); passed through to clients. Without
+ * them the server runs with auth.enabled=false, as the core protocol e2e tests expect.
+ */
 export interface Credentials {
   username: string;
   password: string;
@@ -170,9 +174,11 @@ export class RegistryProcess {
     mkdirSync(this.scratch, { recursive: true });
     const { cmd, args } = this.command();
     this.outBuf = '';
+    const authEnv: Record<string, string> =
+      this.target !== 'wharf' ? {} : this.credentials ? { WHARF_ADMIN_PASSWORD: this.credentials.password } : { WHARF_AUTH__ENABLED: 'false' };
     const child = spawn(cmd, args, {
       cwd: REPO_ROOT,
-      env: serverEnv(extraEnv),
+      env: serverEnv({ ...authEnv, ...extraEnv }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
