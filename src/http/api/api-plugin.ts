@@ -13,6 +13,8 @@ import { API_ROUTES } from './routes.js';
 export const API_BODY_LIMIT = 64 * 1024;
 
 export async function apiPlugin(app: FastifyInstance, options: ApiOptions): Promise<void> {
+  // JSON only (Fastify's secure JSON parser stays; plain text is 415 here)
+  app.removeContentTypeParser('text/plain');
   for (const route of API_ROUTES) register(app, route, options);
 }
 

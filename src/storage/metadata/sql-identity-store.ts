@@ -303,7 +303,9 @@ export class SqlIdentityStore implements IdentityStore {
         .returning(['failures'])
         .executeTakeFirstOrThrow();
       const failures = Number(row.failures);
-      const blockedUntil = at + backoffMs(failures);
+      // no back-off is no block (0), not "blocked until now": replicas' clocks may differ a little
+      const backoff = backoffMs(failures);
+      const blockedUntil = backoff > 0 ? at + backoff : 0;
       await trx.updateTable('login_failures').set({ blocked_until: blockedUntil }).where('key', '=', key).execute();
       return { key, failures, lastFailureAt: at, blockedUntil };
     });
