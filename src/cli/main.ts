@@ -8,6 +8,8 @@ import { Command, CommanderError } from 'commander';
 import { WharfError } from '../errors/wharf-error.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerFsckCommand } from './commands/fsck.js';
+import { registerIdentityCommands } from './commands/identity.js';
+import { registerLoginCommands } from './commands/login.js';
 import { registerServeCommand } from './commands/serve.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -20,6 +22,8 @@ export function buildCli(io: CliIO): Command {
   registerServeCommand(program, io);
   registerFsckCommand(program, io);
   registerConfigCommands(program, io);
+  registerLoginCommands(program, io);
+  registerIdentityCommands(program, io);
   return program;
 }
 
@@ -31,6 +35,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof WharfError && (err.code === 'REQUEST_INVALID' || err.code === 'BODY_INVALID')) {
+      io.err(`error: ${err.message}\n`);
+      return EXIT.usage;
     }
     if (err instanceof WharfError && err.code === 'CONFIG_INVALID') {
       io.err(`${err.message}\n`);

@@ -1,0 +1,182 @@
+/**
+ * A typed client of Wharf's HTTP APIs: the management API (/api/v1) and the bits of /v2 and the
+ * token endpoint a tool needs (ping, token, catalog). Used by the CLI and tests; knows HTTP and
+ * the JSON shapes, nothing of the server's code. Errors come back as WharfError with the server's
+ * code, message and detail.
+ */
+import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
+import { WharfError } from '../errors/wharf-error.js';
+
+export interface WharfClientOptions {
+  /** e.g. http://127.0.0.1:5000 or https://registry.example.com */
+  server: string;
+  username?: string;
+  /** a password or a service account API key */
+  password?: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+export type PrincipalKind = 'user' | 'service_account';
+export interface Principal {
+  name: string;
+  kind: PrincipalKind;
+  description: string | null;
+  disabled: boolean;
+  createdAt: string;
+  createdBy: string | null;
+}
+export interface WhoAmI {
+  name: string;
+  kind: string;
+  via: string;
+  admin: boolean;
+  roles: { role: string; scope: string }[];
+}
+export interface ApiKey {
+  id: string;
+  serviceAccount: string;
+  description: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+  key?: string;
+}
+export interface RoleBinding {
+  id: number;
+  principal: string;
+  principalKind: PrincipalKind;
+  role: string;
+  scope: string;
+  createdAt: string;
+  createdBy: string | null;
+}
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  actorKind: string;
+  action: string;
+  repository?: string;
+  digest?: string;
+  target?: string;
+  result: 'ok' | 'denied' | 'failed';
+  status?: number;
+  address?: string;
+  requestId?: string;
+  detail?: Record<string, unknown>;
+}
+export interface AuditFilter {
+  actor?: string;
+  repository?: string;
+  action?: string;
+  result?: string;
+  since?: string;
+  until?: string;
+  before?: number;
+  limit?: number;
+}
+export interface Page<T> {
+  items: T[];
+  more: boolean;
+  next?: number;
+}
+export interface RepositoryInfo {
+  name: string;
+  public: boolean;
+}
+
+export class WharfClient {
+  readonly server: string;
+  private readonly options: WharfClientOptions;
+
+  constructor(options: WharfClientOptions) {
+    this.options = options;
+    this.server = options.server.replace(/\/+$/, '');
+  }
+
+  private authorization(): string | undefined {
+    const { username, password } = this.options;
+    if (username === undefined || password === undefined) return undefined;
+    return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  }
+
+  /** One JSON request; a non-2xx answer becomes a WharfError (code from the body when it has one). */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const auth = this.authorization();
+    if (auth) headers.authorization = auth;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await (this.options.fetch ?? fetch)(`${this.server}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new WharfError('UNAVAILABLE', `cannot reach ${this.server}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    const text = await res.text();
+    if (!res.ok) throw errorFrom(res.status, text);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  // --- identity ---
+  whoami = () => this.request<WhoAmI>('GET', '/api/v1/whoami');
+  listUsers = (q: { limit?: number; after?: string } = {}) => this.request<Page<Principal>>('GET', `/api/v1/users${qs(q)}`);
+  createUser = (u: { name: string; password: string; description?: string }) => this.request<Principal>('POST', '/api/v1/users', u);
+  getUser = (name: string) => this.request<Principal>('GET', `/api/v1/users/${enc(name)}`);
+  updateUser = (name: string, patch: { disabled?: boolean; description?: string }) => this.request<Principal>('PATCH', `/api/v1/users/${enc(name)}`, patch);
+  setPassword = (name: string, password: string) => this.request<void>('PUT', `/api/v1/users/${enc(name)}/password`, { password });
+  deleteUser = (name: string) => this.request<void>('DELETE', `/api/v1/users/${enc(name)}`);
+  listServiceAccounts = (q: { limit?: number; after?: string } = {}) => this.request<Page<Principal>>('GET', `/api/v1/service-accounts${qs(q)}`);
+  createServiceAccount = (sa: { name: string; description?: string }) => this.request<Principal>('POST', '/api/v1/service-accounts', sa);
+  updateServiceAccount = (name: string, patch: { disabled?: boolean; description?: string }) =>
+    this.request<Principal>('PATCH', `/api/v1/service-accounts/${enc(name)}`, patch);
+  deleteServiceAccount = (name: string) => this.request<void>('DELETE', `/api/v1/service-accounts/${enc(name)}`);
+  listKeys = (sa: string) => this.request<{ items: ApiKey[] }>('GET', `/api/v1/service-accounts/${enc(sa)}/keys`);
+  createKey = (sa: string, o: { description?: string; expiresInDays?: number } = {}) => this.request<ApiKey>('POST', `/api/v1/service-accounts/${enc(sa)}/keys`, o);
+  revokeKey = (sa: string, id: string) => this.request<void>('DELETE', `/api/v1/service-accounts/${enc(sa)}/keys/${enc(id)}`);
+  listBindings = (principal?: string) => this.request<{ items: RoleBinding[] }>('GET', `/api/v1/role-bindings${qs({ principal })}`);
+  grant = (b: { principal: string; role: string; scope: string }) => this.request<RoleBinding>('POST', '/api/v1/role-bindings', b);
+  revokeBinding = (id: number) => this.request<void>('DELETE', `/api/v1/role-bindings/${id}`);
+  audit = (f: AuditFilter = {}) => this.request<Page<AuditEvent>>('GET', `/api/v1/audit${qs(f)}`);
+  listRepositories = (q: { limit?: number; after?: string } = {}) => this.request<Page<RepositoryInfo>>('GET', `/api/v1/repositories${qs(q)}`);
+  getRepository = (name: string) => this.request<RepositoryInfo>('GET', `/api/v1/repositories/${name}`);
+  setRepositoryPublic = (name: string, isPublic: boolean) => this.request<RepositoryInfo>('PATCH', `/api/v1/repositories/${name}`, { public: isPublic });
+  rotateSigningKey = () => this.request<{ kid: string }>('POST', '/api/v1/signing-keys/rotate');
+
+  // --- registry protocol ---
+  /** A bearer token for `scopes` from the token endpoint (Basic credentials when the client has them). */
+  async token(scopes: string[], service = 'wharf'): Promise<string> {
+    const q = new URLSearchParams({ service });
+    for (const s of scopes) q.append('scope', s);
+    return (await this.request<{ token: string }>('GET', `/auth/token?${q.toString()}`)).token;
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function qs(q: object): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+  const s = p.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+function errorFrom(status: number, text: string): WharfError {
+  try {
+    const body = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
+    const e = body.errors?.[0];
+    if (e?.code && e.code in ERROR_CODES) return new WharfError(e.code as ErrorCode, e.message, e.detail);
+  } catch {
+    // not our error body
+  }
+  const code: ErrorCode = status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'DENIED' : status === 404 ? 'NOT_FOUND' : status >= 500 ? 'UNAVAILABLE' : 'REQUEST_INVALID';
+  return new WharfError(code, `HTTP ${status}: ${text.slice(0, 200)}`);
+}
