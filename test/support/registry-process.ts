@@ -4,6 +4,7 @@
  * Only ever listens on 127.0.0.1.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,8 @@ export interface StartOptions {
   /** How long to wait for GET /v2/ to answer. */
   readyTimeoutMs?: number;
   credentials?: Credentials;
+  /** serve HTTPS (Wharf only) with this PEM certificate and key; url becomes https:// */
+  tls?: { cert: string; key: string };
 }
 
 /** Picks a free TCP port on 127.0.0.1 by binding port 0 and closing again. */
@@ -89,6 +92,7 @@ export class RegistryProcess {
   readonly url: string;
   readonly dataDir: string;
   readonly credentials: Credentials | undefined;
+  readonly tls: { cert: string; key: string } | undefined;
   private readonly ownsDataDir: boolean;
   private readonly scratch: string;
   private child: ChildProcess | undefined;
@@ -96,11 +100,20 @@ export class RegistryProcess {
   private exited = true;
   private outBuf = '';
 
-  private constructor(target: Target, port: number, dataDir: string, ownsDataDir: boolean, scratch: string, credentials?: Credentials) {
+  private constructor(
+    target: Target,
+    port: number,
+    dataDir: string,
+    ownsDataDir: boolean,
+    scratch: string,
+    credentials?: Credentials,
+    tls?: { cert: string; key: string },
+  ) {
     this.target = target;
     this.port = port;
     this.host = `127.0.0.1:${port}`;
-    this.url = `http://${this.host}`;
+    this.url = `${tls ? 'https' : 'http'}://${this.host}`;
+    this.tls = tls;
     this.dataDir = dataDir;
     this.ownsDataDir = ownsDataDir;
     this.scratch = scratch;
@@ -113,7 +126,7 @@ export class RegistryProcess {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `wharf-e2e-${target}-`));
     const scratch = mkdtempSync(join(tmpdir(), 'wharf-e2e-proc-'));
-    const proc = new RegistryProcess(target, port, dataDir, ownsDataDir, scratch, options.credentials);
+    const proc = new RegistryProcess(target, port, dataDir, ownsDataDir, scratch, options.credentials, options.tls);
     try {
       await proc.spawnServer(options.env ?? {}, options.readyTimeoutMs ?? 20_000);
     } catch (err) {
@@ -176,6 +189,7 @@ export class RegistryProcess {
     this.outBuf = '';
     const authEnv: Record<string, string> =
       this.target !== 'wharf' ? {} : this.credentials ? { WHARF_ADMIN_PASSWORD: this.credentials.password } : { WHARF_AUTH__ENABLED: 'false' };
+    if (this.tls) Object.assign(authEnv, { WHARF_HTTP__TLS__CERT: this.tls.cert, WHARF_HTTP__TLS__KEY: this.tls.key });
     const child = spawn(cmd, args, {
       cwd: REPO_ROOT,
       env: serverEnv({ ...authEnv, ...extraEnv }),
@@ -207,9 +221,8 @@ export class RegistryProcess {
     for (;;) {
       if (this.exited) throw new Error(`${this.target} exited before it was ready:\n${this.outBuf}`);
       try {
-        const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2000), headers: this.authHeaders() });
-        await res.arrayBuffer();
-        if (res.status === 200 || res.status === 401) return;
+        const status = this.tls ? await this.httpsPing() : await this.httpPing();
+        if (status === 200 || status === 401) return;
       } catch {
         // not listening yet
       }
@@ -219,6 +232,25 @@ export class RegistryProcess {
       }
       await sleep(50);
     }
+  }
+
+  private async httpPing(): Promise<number> {
+    const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2000), headers: this.authHeaders() });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  /** Readiness over HTTPS: the test's self-signed certificate is checked by the test, not here. */
+  private httpsPing(): Promise<number> {
+    return new Promise((resolveStatus, reject) => {
+      const req = httpsRequest(`${this.url}/v2/`, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolveStatus(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end();
+    });
   }
 
   /** Basic auth header when credentials were given; {} otherwise. */
