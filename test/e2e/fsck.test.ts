@@ -82,7 +82,7 @@ describe('wharf fsck over a real data dir', { skip: e2eTarget() === 'wharf' ? fa
     }
   });
 
-  test('fsck of a data dir that does not exist fails and creates nothing', { todo: 'Wharf currently creates an empty store and reports it clean (exit 0)' }, () => {
+  test('fsck of a data dir that does not exist fails and creates nothing', () => {
     const parent = mkdtempSync(join(tmpdir(), 'wharf-e2e-nodata-'));
     try {
       const missing = join(parent, 'typo');

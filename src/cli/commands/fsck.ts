@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { openStores } from '../../main.js';
@@ -15,7 +16,17 @@ export function registerFsckCommand(program: Command, io: CliIO): void {
     .option('--output <format>', 'text or json', 'text')
     .action(async (opts: ServeFlags & { quick?: boolean; output: string }) => {
       const config = loadConfig({ file: opts.config, env: io.env, flags: { ...configFlags(opts), 'log.level': 'silent' } });
-      const { metadata, blobs } = await openStores(config, io.env);
+      // a check must not create what it checks: a mistyped --data would otherwise pass as an empty registry
+      const missing = [
+        config.storage.metadata.driver === 'sqlite' ? config.storage.metadata.path : undefined,
+        config.storage.blob.driver === 'fs' ? config.storage.blob.path : undefined,
+      ].filter((p): p is string => p !== undefined && !existsSync(p));
+      if (missing.length > 0) {
+        io.err(`no Wharf data at ${missing.join(' and ')} (is --data or the config right?)\n`);
+        io.exitCode = EXIT.failure;
+        return;
+      }
+      const { metadata, blobs } = await openStores(config);
       try {
         const report = await fsck(metadata, blobs, { verifyContent: !opts.quick });
         if (opts.output === 'json') {
