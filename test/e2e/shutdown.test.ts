@@ -19,7 +19,8 @@ test('SIGTERM drains an upload in flight, then exits 0', { timeout: 60_000 }, as
   const data = mkdtempSync(join(tmpdir(), 'wharf-shutdown-'));
   const port = await freePort();
   const child = spawn(process.execPath, [WHARF_MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--data', data], {
-    env: { ...process.env, WHARF_LOG_LEVEL: 'info' },
+    // auth off: this test is about draining, and pushes anonymously
+    env: { ...process.env, WHARF_LOG_LEVEL: 'info', WHARF_AUTH__ENABLED: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
