@@ -194,8 +194,71 @@ export const ConfigSchema = section(
       {
         blob: section(
           {
-            driver: oneOf(['fs'], { default: 'fs', description: 'Blob store backend.' }),
+            driver: oneOf(['fs', 's3'], {
+              default: 'fs',
+              description: 'Blob store backend: fs (a directory, one process) or s3 (an S3-compatible object store, shared by replicas).',
+            }),
             path: derived(fsPath({ description: 'Blob directory of the fs driver. Default: <data>/blobs.' }), underData('blobs')),
+            s3: Type.Optional(
+              section(
+                {
+                  endpoint: Type.Optional(
+                    Type.String({
+                      pattern: String.raw`^https?://[^\s/?#@]+/?$`,
+                      description: 'Endpoint URL of a non-AWS store, e.g. http://minio.internal:9000 or https://storage.googleapis.com. Omit for AWS S3.',
+                      [ExpectedKind]: 'an http:// or https:// URL with a host and no path, credentials, query or fragment',
+                    }),
+                  ),
+                  region: Type.String({ minLength: 1, description: 'Region, e.g. us-east-1 (MinIO and Ceph accept any; GCS: auto).' }),
+                  bucket: Type.String({
+                    pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
+                    description: 'Bucket name (must exist).',
+                    [ExpectedKind]: 'an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)',
+                  }),
+                  prefix: Type.Optional(
+                    Type.String({
+                      pattern: '^[A-Za-z0-9!_.*()\'-]+(/[A-Za-z0-9!_.*()\'-]+)*/?$',
+                      description: 'Key prefix, to share a bucket, e.g. registry/ (default: none).',
+                      [ExpectedKind]: 'a key prefix such as registry/ (safe characters, no leading slash, no empty segment)',
+                    }),
+                  ),
+                  forcePathStyle: Type.Optional(
+                    Type.Boolean({ description: 'Bucket in the URL path instead of the host name (default false; true for MinIO and most self-hosted stores).' }),
+                  ),
+                  accessKeyId: Type.Optional(Type.String({ minLength: 1, description: 'Access key id; omit to use the SDK default chain (AWS_* env, instance or pod role).' })),
+                  secretAccessKeyFile: Type.Optional(fsPath({ description: 'File holding the secret access key (e.g. a mounted Kubernetes secret).' })),
+                  secretAccessKeyEnv: Type.Optional(
+                    Type.String({
+                      pattern: ENV_NAME_PATTERN,
+                      description: 'Name of the environment variable holding the secret access key (not a WHARF_* name).',
+                      [ExpectedKind]: 'the name of an environment variable (letters, digits, _), not a WHARF_* name',
+                    }),
+                  ),
+                  partSizeBytes: Type.Optional(
+                    Type.Integer({
+                      minimum: 5 * MiB,
+                      maximum: 512 * MiB,
+                      description: 'Multipart part size in bytes, 5 MiB to 512 MiB (default 8 MiB); the largest blob is 10,000 parts. Each running upload buffers up to two parts.',
+                    }),
+                  ),
+                  presignedRedirect: Type.Optional(
+                    section(
+                      {
+                        enabled: Type.Boolean({ description: 'Answer blob GETs with 307 to a presigned URL of the object store.' }),
+                        expiresSeconds: Type.Optional(
+                          Type.Integer({ minimum: 1, maximum: 604_800, description: 'Validity of a presigned URL (default 300; at most 7 days).' }),
+                        ),
+                      },
+                      { description: 'Let clients download blob bytes straight from the object store.' },
+                    ),
+                  ),
+                },
+                {
+                  description:
+                    'S3-compatible object store (driver s3): AWS S3, MinIO, Ceph RGW, GCS XML API. The secret key only by reference; no keys at all means the SDK default credential chain.',
+                },
+              ),
+            ),
           },
           { description: 'Where blob bytes live.' },
         ),

@@ -53,6 +53,28 @@ const CROSS_CHECKS: readonly CrossCheck[] = [
       return undefined;
     },
   },
+  {
+    reads: ['/storage/blob/driver', '/storage/blob/s3'],
+    check: ({ storage: { blob } }) => {
+      if (blob.driver === 's3' && blob.s3 === undefined) {
+        return { path: '/storage/blob/s3', message: 'required when storage.blob.driver is "s3" (region and bucket at least)' };
+      }
+      if (blob.driver !== 's3' && blob.s3 !== undefined) {
+        return { path: '/storage/blob/s3', message: `is set, but storage.blob.driver is "${blob.driver}" (set it to "s3", or remove the block)` };
+      }
+      const s3 = blob.s3;
+      if (s3 === undefined) return undefined;
+      const refs = [s3.secretAccessKeyFile, s3.secretAccessKeyEnv].filter((r) => r !== undefined).length;
+      if (refs === 2) return { path: '/storage/blob/s3/secretAccessKeyEnv', message: 'set secretAccessKeyFile or secretAccessKeyEnv, not both' };
+      if (s3.accessKeyId !== undefined && refs === 0) {
+        return { path: '/storage/blob/s3/accessKeyId', message: 'needs secretAccessKeyFile or secretAccessKeyEnv for its secret key' };
+      }
+      if (s3.accessKeyId === undefined && refs === 1) {
+        return { path: '/storage/blob/s3/accessKeyId', message: 'required with a secret access key (or give neither, for the default credential chain)' };
+      }
+      return undefined;
+    },
+  },
 ];
 
 let compiled: TypeCheck<typeof ConfigSchema> | undefined;

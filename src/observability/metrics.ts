@@ -10,6 +10,7 @@ export class WharfMetrics {
   readonly requests: Histogram<'method' | 'route' | 'status'>;
   readonly bytesIn: Counter;
   readonly bytesOut: Counter;
+  readonly blobRedirects: Counter;
   readonly uploadsInProgress: Gauge;
 
   constructor(options: { uploadsInProgress?: () => number; defaultMetrics?: boolean } = {}) {
@@ -28,6 +29,11 @@ export class WharfMetrics {
     this.bytesOut = new Counter({
       name: 'wharf_blob_bytes_sent_total',
       help: 'Blob bytes sent in pulls (as announced by Content-Length)',
+      registers: [this.registry],
+    });
+    this.blobRedirects = new Counter({
+      name: 'wharf_blob_redirects_total',
+      help: 'Blob downloads redirected to a presigned object-store URL (their bytes are not counted as sent)',
       registers: [this.registry],
     });
     const read = options.uploadsInProgress;

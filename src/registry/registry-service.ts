@@ -147,6 +147,17 @@ export class RegistryService {
     return blob;
   }
 
+  /**
+   * A short-lived URL serving the blob directly from the blob store, when the store hands them
+   * out (an object store configured for presigned redirects); undefined otherwise. Access is
+   * checked first, as for openBlob: the URL is only made for a repository that links the blob.
+   */
+  async blobDownloadUrl(repository: string, digest: Digest): Promise<string | undefined> {
+    if (!this.blobs.presignGet) return undefined;
+    await this.statBlob(repository, digest);
+    return this.blobs.presignGet(digest);
+  }
+
   async openBlob(repository: string, digest: Digest, range?: ByteRange): Promise<Readable> {
     await this.statBlob(repository, digest);
     return this.blobs.open(digest, range);

@@ -102,3 +102,65 @@ describe('storage.metadata.postgres', () => {
     assert.deepEqual(found.map((p) => p.path).sort(), ['/storage/metadata/postgres/poolSize', '/storage/metadata/postgres/schema']);
   });
 });
+
+describe('storage.blob.s3', () => {
+  const s3File = (lines: string) => file(`storage:\n  blob:\n    driver: s3\n    s3:\n${lines}`);
+
+  it('takes the store, the key by reference and the redirect settings', () => {
+    const c = load({
+      file: s3File(
+        '      endpoint: http://minio.internal:9000\n      region: us-east-1\n      bucket: wharf-blobs\n      prefix: registry/\n' +
+          '      forcePathStyle: true\n      accessKeyId: wharf\n      secretAccessKeyFile: secrets/s3-key\n      partSizeBytes: 16777216\n' +
+          '      presignedRedirect:\n        enabled: true\n        expiresSeconds: 120\n',
+      ),
+    });
+    assert.deepEqual(c.storage.blob.s3, {
+      endpoint: 'http://minio.internal:9000',
+      region: 'us-east-1',
+      bucket: 'wharf-blobs',
+      prefix: 'registry/',
+      forcePathStyle: true,
+      accessKeyId: 'wharf',
+      secretAccessKeyFile: join(root, 'secrets/s3-key'),
+      partSizeBytes: 16 * 1024 * 1024,
+      presignedRedirect: { enabled: true, expiresSeconds: 120 },
+    });
+    const aws = load({ env: { WHARF_STORAGE__BLOB__DRIVER: 's3', WHARF_STORAGE__BLOB__S3__REGION: 'eu-west-1', WHARF_STORAGE__BLOB__S3__BUCKET: 'b-1' } });
+    assert.deepEqual(aws.storage.blob.s3, { region: 'eu-west-1', bucket: 'b-1' }, 'no keys: the SDK default chain');
+  });
+
+  it('is required by driver s3, refused with fs, and needs region and bucket', () => {
+    assert.match(problems({ flags: { 'storage.blob.driver': 's3' } })[0]!.message, /required when storage\.blob\.driver is "s3"/);
+    assert.match(problems({ file: file('storage:\n  blob:\n    s3:\n      region: r\n      bucket: bbb\n') })[0]!.message, /storage\.blob\.driver is "fs"/);
+    const missing = problems({ file: s3File('      endpoint: http://x:9000\n') });
+    assert.deepEqual(missing.map((p) => p.path).sort(), ['/storage/blob/s3/bucket', '/storage/blob/s3/region']);
+  });
+
+  it('never takes the secret key inline; the key id and its secret come together', () => {
+    const [inline] = problems({ file: s3File('      region: r\n      bucket: bbb\n      accessKeyId: a\n      secretAccessKey: s3cr3t\n') });
+    assert.match(inline!.message, /unknown key "secretAccessKey"/);
+    assert.ok(!inline!.message.includes('s3cr3t'));
+    assert.match(problems({ file: s3File('      region: r\n      bucket: bbb\n      accessKeyId: a\n') })[0]!.message, /needs secretAccessKeyFile or secretAccessKeyEnv/);
+    assert.match(problems({ file: s3File('      region: r\n      bucket: bbb\n      secretAccessKeyEnv: AWS_SECRET_ACCESS_KEY\n') })[0]!.path, /accessKeyId/);
+    assert.match(
+      problems({ file: s3File('      region: r\n      bucket: bbb\n      accessKeyId: a\n      secretAccessKeyEnv: K\n      secretAccessKeyFile: f\n') })[0]!.message,
+      /not both/,
+    );
+  });
+
+  it('checks bucket, endpoint, prefix, part size and URL lifetime', () => {
+    const found = problems({
+      file: s3File(
+        '      region: r\n      bucket: Bad_Bucket\n      endpoint: minio:9000\n      prefix: /abs\n      partSizeBytes: 4194304\n' +
+          '      presignedRedirect:\n        enabled: true\n        expiresSeconds: 604801\n',
+      ),
+    });
+    assert.deepEqual(found.map((p) => p.path).sort(), [
+      '/storage/blob/s3/bucket',
+      '/storage/blob/s3/endpoint',
+      '/storage/blob/s3/partSizeBytes',
+      '/storage/blob/s3/prefix',
+      '/storage/blob/s3/presignedRedirect/expiresSeconds',
+    ]);
+  });
+});

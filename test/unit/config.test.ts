@@ -310,9 +310,9 @@ describe('loadConfig: bad values', () => {
   });
 
   it('rejects unsupported drivers', () => {
-    const [p] = problemsOf({ file: writeConfig('storage:\n  blob:\n    driver: s3\n') });
+    const [p] = problemsOf({ file: writeConfig('storage:\n  blob:\n    driver: gcs\n') });
     assert.equal(p!.path, '/storage/blob/driver');
-    assert.match(p!.message, /expected "fs", got "s3"/);
+    assert.match(p!.message, /expected one of "fs", "s3", got "gcs"/);
   });
 });
 
@@ -575,7 +575,7 @@ describe('configJsonSchema', () => {
       for (const [k, v] of Object.entries(n)) visit(v, `${path}/${k}`);
     };
     visit(schema, '');
-    assert.equal(objects, 13); // incl. storage.metadata.postgres, auth, auth.token, auth.loginBackoff
+    assert.equal(objects, 15); // incl. storage.metadata.postgres, storage.blob.s3(.presignedRedirect), auth, auth.token, auth.loginBackoff
   });
 
   it('requires only what a file must spell out', () => {

@@ -9,6 +9,16 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   const name = parseRepoName(ctx.params[0]);
   const digest = parseDigest(ctx.params[1]);
   const { registry, metrics } = ctx.options;
+  if (!head) {
+    // scale-out with presigned redirects: the client fetches the bytes (and any Range of them)
+    // from the object store itself; 307 keeps the method and the client's headers
+    const url = await registry.blobDownloadUrl(name, digest);
+    if (url !== undefined) {
+      metrics.blobRedirects.inc();
+      await ctx.reply.code(307).header('location', url).header('docker-content-digest', digest).header('content-length', 0).send();
+      return;
+    }
+  }
   const blob = await registry.statBlob(name, digest);
   const range = head ? undefined : rangeOf(ctx.request.headers.range, blob.size);
   // open before any success header is set: if the bytes are gone, the 404 must not carry a

@@ -27,6 +27,13 @@ export interface BlobStore {
   delete(digest: Digest): Promise<void>;
   /** Every digest present, in no particular order (fsck, GC). */
   list(): AsyncIterable<Digest>;
+  /**
+   * Present only on a store that hands out direct download URLs (an object store's presigned
+   * GET, when configured): a URL serving the blob's bytes to whoever holds it, for a short time.
+   * The caller checks access first. Ranges need no URL of their own: the client sends its Range
+   * header to the URL.
+   */
+  presignGet?(digest: Digest): Promise<string>;
 }
 
 export interface AppendOptions {
