@@ -77,7 +77,8 @@ export async function startServer({ kind, label, dir, wharfEntry, cwd }) {
     }
     cmd = process.execPath;
     args = [wharfEntry, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'data')];
-    env = { ...env, WHARF_LOG_LEVEL: 'warn' };
+    // no auth on either side: Distribution runs without an auth section, Wharf with auth off
+    env = { ...env, WHARF_LOG_LEVEL: 'warn', WHARF_AUTH__ENABLED: 'false' };
   } else {
     throw new Error(`unknown target kind ${kind}`);
   }
@@ -104,7 +105,7 @@ export async function startServer({ kind, label, dir, wharfEntry, cwd }) {
     try {
       const res = await request(agent, `${base}/v2/`, { timeoutMs: 2000 });
       if (res.status === 200) break;
-      lastErr = `HTTP ${res.status}`;
+      lastErr = `HTTP ${res.status}${res.status === 401 ? ' (authentication is on?)' : ''}`;
     } catch (err) {
       lastErr = err.message;
     }
