@@ -98,7 +98,12 @@ function readSecret(key: string, file: string | undefined, envName: string | und
  * Identity and access over the metadata DB: token keys loaded (or made), the first admin created
  * on a fresh DB. A generated admin password goes to `announce` (stdout), never to the log.
  */
-export async function createAuth(config: Config, metadata: MetadataStore, logger: Logger, announce: (line: string) => void): Promise<HttpAuthDeps> {
+export async function createAuth(
+  config: Config,
+  metadata: MetadataStore,
+  logger: Logger,
+  announce: (line: string) => void,
+): Promise<HttpAuthDeps & { housekeeping(): Promise<void> }> {
   if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'identity tables need the SQL metadata store');
   const store = new SqlIdentityStore(metadata.database);
   const settings = new SqlRepositorySettingsStore(metadata.database);
@@ -134,6 +139,13 @@ export async function createAuth(config: Config, metadata: MetadataStore, logger
     identity,
     settings,
     publicUrl: config.http.publicUrl?.replace(/\/$/, ''),
+    /** expired refresh tokens, failed-login counts idle for a day, signing keys past their overlap */
+    async housekeeping() {
+      const now = Date.now();
+      await store.deleteExpiredRefreshTokens(now);
+      await store.deleteStaleLoginFailures(now - 86_400_000);
+      await store.deleteSigningKeysVerifiableBefore(now);
+    },
   };
 }
 
@@ -171,6 +183,7 @@ export async function createWharf(
     } catch (err) {
       logger.error({ err }, 'reclaiming abandoned uploads failed');
     }
+    await auth.housekeeping().catch((err: unknown) => logger.error({ err }, 'identity housekeeping failed'));
   };
   const timer = setInterval(() => void reclaim(), config.uploads.reclaimIntervalSeconds * 1000);
   timer.unref();

@@ -152,6 +152,8 @@ export interface IdentityStore {
   /** Counts one more failure for `key` and sets its block from the new count; returns the record. */
   recordLoginFailure(key: string, at: number, backoffMs: (failures: number) => number): Promise<LoginFailureRecord>;
   clearLoginFailures(keys: string[]): Promise<void>;
+  /** Forgets counts whose last failure and block both ended before `before`. */
+  deleteStaleLoginFailures(before: number): Promise<number>;
 
   appendAuditEvents(events: NewAuditEvent[]): Promise<void>;
   /** Newest first. */

@@ -316,6 +316,15 @@ export class SqlIdentityStore implements IdentityStore {
     await this.db.deleteFrom('login_failures').where('key', 'in', keys).execute();
   }
 
+  async deleteStaleLoginFailures(before: number): Promise<number> {
+    const r = await this.db
+      .deleteFrom('login_failures')
+      .where('last_failure_at', '<', before)
+      .where('blocked_until', '<', before)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   // --- audit ---
 
   async appendAuditEvents(events: NewAuditEvent[]): Promise<void> {
