@@ -188,6 +188,22 @@ describe('token endpoint and tokens', () => {
   });
 });
 
+describe('token endpoint bad input', () => {
+  test('wrong content type, oversized form, malformed Basic, junk scopes, a token to get a token', async () => {
+    const json = await h.app.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/json' }, payload: '{"grant_type":"password"}' });
+    assertError(json, 415, 'UNSUPPORTED');
+    const big = await h.app.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `grant_type=password&scope=${'x'.repeat(20_000)}` });
+    assertError(big, 413, 'BODY_TOO_LARGE');
+    const noUser = await h.app.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=password' });
+    assertError(noUser, 401, 'UNAUTHORIZED');
+    assertError(await h.app.inject({ method: 'GET', url: '/auth/token', headers: { authorization: 'Basic !!!' } }), 401, 'UNAUTHORIZED');
+    const junk = await token(ADMIN, 'repository:../../etc:pull', 'repository:UPPER/case:pull', 'repository:a:b:c:fly', `repository:${'a'.repeat(700)}:pull`, 'registry:catalog:*');
+    assert.deepEqual(decodeJwt(junk).access, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+    const t = await token(ADMIN, 'repository:ml/train:pull');
+    assertError(await h.app.inject({ method: 'GET', url: '/auth/token?scope=repository:ml/train:push', headers: bearer(t) }), 401, 'UNAUTHORIZED');
+  });
+});
+
 describe('public repositories and listings', () => {
   test('anonymous pull only where the repository is public', async () => {
     assert.equal((await h.app.inject({ method: 'GET', url: '/v2/pub/tool/manifests/v1' })).statusCode, 401);
