@@ -219,23 +219,43 @@ export class IdentityService {
   // --- first start ---
 
   /**
-   * On a DB with no principal at all, creates user `admin` with the admin role. The password is
-   * `password` when given, else generated and returned (to be shown once). Idempotent across
-   * replicas starting together: the loser of the insert race sees CONFLICT and does nothing.
+   * When no admin binding exists (a fresh DB), makes sure user `admin` exists with the admin role.
+   * A new user gets `password` when given, else a generated one that is returned (to be shown
+   * once); an existing `admin` keeps its password (this also repairs a first start that died
+   * between creating the user and binding the role). Safe when replicas start together: the
+   * losers of the insert races see CONFLICT and carry on.
    */
   async bootstrapAdmin(password: string | undefined): Promise<{ created: boolean; generatedPassword?: string }> {
-    if ((await this.store.countPrincipals()) > 0) return { created: false };
-    const generated = password === undefined ? randomBytes(18).toString('base64url') : undefined;
-    const chosen = password ?? generated!;
-    checkPassword(chosen);
-    let admin: PrincipalRecord;
-    try {
-      admin = await this.store.createPrincipal({ kind: 'user', name: BOOTSTRAP_ADMIN, passwordHash: await this.hasher.hash(chosen), description: 'created at first start', createdBy: 'wharf' });
-    } catch (err) {
-      if (err instanceof WharfError && err.code === 'CONFLICT') return { created: false };
-      throw err;
+    const hasAdmin = (await this.store.listRoleBindings()).some((b) => b.role === 'admin' && b.scopeKind === 'registry');
+    if (hasAdmin) return { created: false };
+    let admin = await this.store.findPrincipalByName(BOOTSTRAP_ADMIN);
+    let generated: string | undefined;
+    let created = false;
+    if (!admin) {
+      generated = password === undefined ? randomBytes(18).toString('base64url') : undefined;
+      const chosen = password ?? generated!;
+      checkPassword(chosen);
+      try {
+        admin = await this.store.createPrincipal({
+          kind: 'user',
+          name: BOOTSTRAP_ADMIN,
+          passwordHash: await this.hasher.hash(chosen),
+          description: 'created at first start',
+          createdBy: 'wharf',
+        });
+        created = true;
+      } catch (err) {
+        if (!(err instanceof WharfError && err.code === 'CONFLICT')) throw err;
+        generated = undefined;
+        admin = await this.store.findPrincipalByName(BOOTSTRAP_ADMIN);
+        if (!admin) throw err;
+      }
     }
-    await this.store.createRoleBinding({ principalId: admin.id, role: 'admin', scopeKind: 'registry', scopeValue: '', createdBy: 'wharf' });
-    return generated === undefined ? { created: true } : { created: true, generatedPassword: generated };
+    try {
+      await this.store.createRoleBinding({ principalId: admin.id, role: 'admin', scopeKind: 'registry', scopeValue: '', createdBy: 'wharf' });
+    } catch (err) {
+      if (!(err instanceof WharfError && err.code === 'CONFLICT')) throw err;
+    }
+    return generated === undefined ? { created } : { created, generatedPassword: generated };
   }
 }

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Authenticator } from '../../src/auth/authenticator.js';
+import { IdentityService } from '../../src/auth/identity-service.js';
 import { LoginThrottle } from '../../src/auth/login-throttle.js';
 import { PasswordHasher } from '../../src/auth/password-hasher.js';
 import { TokenService } from '../../src/auth/token-service.js';
@@ -60,6 +61,41 @@ describe('SqlIdentityStore', () => {
     await store.createRefreshToken({ id: 'new', principalId: p.id, secretHash: 'h', createdAt: 1, expiresAt: Date.now() + 60_000 });
     assert.equal(await store.deleteExpiredRefreshTokens(Date.now()), 1);
     assert.ok(await store.findRefreshToken('new'));
+  });
+});
+
+describe('first-start admin', () => {
+  test('repairs a first start that died between creating admin and binding the role; idempotent', async () => {
+    const m = openSqliteMetadataStore({ path: ':memory:' });
+    await m.migrate();
+    try {
+      const s = new SqlIdentityStore(m.database);
+      const hasher = new PasswordHasher({ N: 2 ** 10, r: 8, p: 1 });
+      await s.createPrincipal({ kind: 'user', name: 'admin', passwordHash: await hasher.hash('kept-password') });
+      const ids = new IdentityService(s, hasher);
+      assert.deepEqual(await ids.bootstrapAdmin('ignored-password'), { created: false });
+      const bindings = await s.listRoleBindings();
+      assert.deepEqual(bindings.map((b) => [b.principalName, b.role, b.scopeKind]), [['admin', 'admin', 'registry']]);
+      assert.equal(await hasher.verify('kept-password', (await s.findPrincipalByName('admin'))!.passwordHash!), true);
+      const results = await Promise.all([ids.bootstrapAdmin(undefined), ids.bootstrapAdmin(undefined)]);
+      assert.deepEqual(results, [{ created: false }, { created: false }]);
+      assert.equal((await s.listRoleBindings()).length, 1);
+    } finally {
+      await m.close();
+    }
+  });
+  test('two replicas starting together on a fresh DB: one admin, one binding, one generated password', async () => {
+    const m = openSqliteMetadataStore({ path: ':memory:' });
+    await m.migrate();
+    try {
+      const s = new SqlIdentityStore(m.database);
+      const hasher = new PasswordHasher({ N: 2 ** 10, r: 8, p: 1 });
+      const results = await Promise.all([new IdentityService(s, hasher).bootstrapAdmin(undefined), new IdentityService(s, hasher).bootstrapAdmin(undefined)]);
+      assert.equal(results.filter((r) => r.generatedPassword !== undefined).length, 1, JSON.stringify(results));
+      assert.equal((await s.listRoleBindings()).length, 1);
+    } finally {
+      await m.close();
+    }
   });
 });
 
