@@ -17,7 +17,9 @@ import { buildApp } from './http/app.js';
 import type { HttpAuthDeps } from './http/auth-gate.js';
 import { WharfMetrics } from './observability/metrics.js';
 import { RegistryService } from './registry/registry-service.js';
+import type { BlobStore, UploadStore } from './storage/blob/blob-store.js';
 import { FsBlobStore } from './storage/blob/fs-blob-store.js';
+import { S3BlobStore } from './storage/blob/s3-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import { SqlIdentityStore } from './storage/metadata/sql-identity-store.js';
 import { SqlMetadataStore } from './storage/metadata/sql-metadata-store.js';
@@ -29,7 +31,7 @@ export interface Wharf {
   app: FastifyInstance;
   registry: RegistryService;
   metadata: MetadataStore;
-  blobs: FsBlobStore;
+  blobs: BlobStore & UploadStore;
   logger: Logger;
   /** starts listening; resolves to the bound address, e.g. http://127.0.0.1:5000 */
   listen(): Promise<string>;
@@ -44,21 +46,60 @@ export function createLogger(config: Config): Logger {
   });
 }
 
+export interface Stores {
+  metadata: MetadataStore;
+  /** one object, both roles: uploads are published into the blobs of the same store */
+  blobs: BlobStore & UploadStore;
+  /** closes both (the DB pool, the object store's connections) */
+  close(): Promise<void>;
+}
+
 /**
- * Opens the stores the config names (migrating the DB); used by `serve` and by operator commands.
- * Secrets given by reference (a file or an environment variable) are read here, from `env`.
+ * Opens the stores the config names (checking the bucket, migrating the DB); used by `serve` and
+ * by operator commands (fsck works the same on every backend). Secrets given by reference (a file
+ * or an environment variable) are read here, from `env`.
  */
-export async function openStores(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<{ metadata: MetadataStore; blobs: FsBlobStore }> {
-  const blobs = new FsBlobStore({ root: config.storage.blob.path });
-  await blobs.init();
-  const metadata = openMetadataStore(config, env);
+export async function openStores(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Stores> {
+  const blob = config.storage.blob;
+  let blobs: FsBlobStore | S3BlobStore;
+  if (blob.driver === 's3' && blob.s3 !== undefined) {
+    const s3 = blob.s3;
+    const secretAccessKey = readSecret('storage.blob.s3', s3.secretAccessKeyFile, s3.secretAccessKeyEnv, env);
+    blobs = new S3BlobStore({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      bucket: s3.bucket,
+      prefix: s3.prefix,
+      forcePathStyle: s3.forcePathStyle,
+      credentials: s3.accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId: s3.accessKeyId, secretAccessKey } : undefined,
+      partSizeBytes: s3.partSizeBytes,
+      presignExpiresSeconds: s3.presignedRedirect?.enabled ? (s3.presignedRedirect.expiresSeconds ?? 300) : undefined,
+    });
+  } else {
+    blobs = new FsBlobStore({ root: blob.path });
+  }
+  const closeBlobs = (): void => {
+    if (blobs instanceof S3BlobStore) blobs.close();
+  };
+  let metadata: MetadataStore | undefined;
   try {
+    await blobs.init();
+    metadata = openMetadataStore(config, env);
     await metadata.migrate();
   } catch (e) {
-    await metadata.close().catch(() => undefined);
+    closeBlobs();
+    await metadata?.close().catch(() => undefined);
     throw e;
   }
-  return { metadata, blobs };
+  const opened = metadata;
+  return {
+    metadata: opened,
+    blobs,
+    async close() {
+      closeBlobs();
+      await opened.close();
+    },
+  };
 }
 
 function openMetadataStore(config: Config, env: NodeJS.ProcessEnv): MetadataStore {
@@ -154,7 +195,8 @@ export async function createWharf(
   options: { logger?: Logger; env?: NodeJS.ProcessEnv; announce?: (line: string) => void } = {},
 ): Promise<Wharf> {
   const logger = options.logger ?? createLogger(config);
-  const { metadata, blobs } = await openStores(config, options.env);
+  const stores = await openStores(config, options.env);
+  const { metadata, blobs } = stores;
   const registry = new RegistryService({ metadata, blobs, uploads: blobs, manifestMaxBytes: config.http.bodyLimitManifest });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   const auth = await createAuth(config, metadata, logger, options.announce ?? ((line) => process.stdout.write(line)));
@@ -207,7 +249,7 @@ export async function createWharf(
       await app.close();
       await auth.audit.flush();
       await registry.close();
-      await metadata.close();
+      await stores.close();
     },
   };
 }

@@ -46,6 +46,8 @@ export interface StartOptions {
   credentials?: Credentials;
   /** serve HTTPS (Wharf only) with this PEM certificate and key; url becomes https:// */
   tls?: { cert: string; key: string };
+  /** Wharf only: a YAML config file, passed as --config (e.g. scale-out storage, test/support/scale-out.ts) */
+  configFile?: string;
 }
 
 /** Picks a free TCP port on 127.0.0.1 by binding port 0 and closing again. */
@@ -100,6 +102,8 @@ export class RegistryProcess {
   private exited = true;
   private outBuf = '';
 
+  private configFile: string | undefined;
+
   private constructor(
     target: Target,
     port: number,
@@ -127,6 +131,7 @@ export class RegistryProcess {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `wharf-e2e-${target}-`));
     const scratch = mkdtempSync(join(tmpdir(), 'wharf-e2e-proc-'));
     const proc = new RegistryProcess(target, port, dataDir, ownsDataDir, scratch, options.credentials, options.tls);
+    proc.configFile = options.configFile;
     try {
       await proc.spawnServer(options.env ?? {}, options.readyTimeoutMs ?? 20_000);
     } catch (err) {
@@ -180,7 +185,8 @@ export class RegistryProcess {
       return { cmd: DISTRIBUTION_BIN, args: ['serve', config] };
     }
     if (!existsSync(WHARF_MAIN)) throw new Error(`${WHARF_MAIN} not found: run npm run build first`);
-    return { cmd: process.execPath, args: [WHARF_MAIN, 'serve', '--listen', this.host, '--data', this.dataDir] };
+    const config = this.configFile === undefined ? [] : ['--config', this.configFile];
+    return { cmd: process.execPath, args: [WHARF_MAIN, 'serve', '--listen', this.host, '--data', this.dataDir, ...config] };
   }
 
   private async spawnServer(extraEnv: Record<string, string>, readyTimeoutMs: number): Promise<void> {

@@ -26,7 +26,8 @@ export function registerFsckCommand(program: Command, io: CliIO): void {
         io.exitCode = EXIT.failure;
         return;
       }
-      const { metadata, blobs } = await openStores(config);
+      const stores = await openStores(config, io.env);
+      const { metadata, blobs } = stores;
       try {
         const report = await fsck(metadata, blobs, { verifyContent: !opts.quick });
         if (opts.output === 'json') {
@@ -42,7 +43,7 @@ export function registerFsckCommand(program: Command, io: CliIO): void {
         }
         if (report.problems.length > 0) io.exitCode = EXIT.problemsFound;
       } finally {
-        await metadata.close();
+        await stores.close();
       }
     });
 }
