@@ -1,5 +1,5 @@
 /**
- * SqlIdentityStore on SQLite (:memory:): conflicts, cascades, the failed-login counter and the
+ * SqlIdentityStore on SQLite (:memory:) and PostgreSQL (where it runs): conflicts, cascades, the failed-login counter and the
  * housekeeping deletes; and the Authenticator doing the same scrypt work whether or not the
  * account exists (so timing does not tell).
  */
@@ -11,20 +11,56 @@ import { LoginThrottle } from '../../src/auth/login-throttle.js';
 import { PasswordHasher } from '../../src/auth/password-hasher.js';
 import { TokenService } from '../../src/auth/token-service.js';
 import { isWharfError } from '../../src/errors/wharf-error.js';
-import { openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
+import { createPostgresKysely, openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
+import { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
+import { createScratchDatabase, postgresSkipReason, type ScratchDatabase } from '../support/postgres.js';
 import { SqlIdentityStore } from '../../src/storage/metadata/sql-identity-store.js';
-import type { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
 
+interface Opened {
+  metadata: SqlMetadataStore;
+  close(): Promise<void>;
+}
+
+/** Each test opens a fresh, migrated store: SQLite in memory, and PostgreSQL where it runs. */
+const DIALECTS: [string, () => Promise<Opened>][] = [
+  [
+    'sqlite',
+    async () => {
+      const m = openSqliteMetadataStore({ path: ':memory:' });
+      await m.migrate();
+      return { metadata: m, close: () => m.close() };
+    },
+  ],
+];
+const pgSkip = await postgresSkipReason();
+let scratch: ScratchDatabase | undefined;
+let schemas = 0;
+if (pgSkip === undefined) {
+  DIALECTS.push([
+    'postgres',
+    async () => {
+      scratch ??= await createScratchDatabase();
+      const schema = `ids${++schemas}`;
+      const m = new SqlMetadataStore(createPostgresKysely({ connectionString: scratch.url, poolSize: 4, schema }), 'postgres', undefined, schema);
+      await m.migrate();
+      return { metadata: m, close: () => m.close() };
+    },
+  ]);
+}
+after(async () => scratch?.drop());
+
+for (const [dialect, open] of DIALECTS) {
 let metadata: SqlMetadataStore;
 let store: SqlIdentityStore;
+let opened: Opened;
 before(async () => {
-  metadata = openSqliteMetadataStore({ path: ':memory:' });
-  await metadata.migrate();
+  opened = await open();
+  metadata = opened.metadata;
   store = new SqlIdentityStore(metadata.database);
 });
-after(async () => metadata?.close());
+after(async () => opened?.close());
 
-describe('SqlIdentityStore', () => {
+describe(`SqlIdentityStore (${dialect})`, () => {
   test('names are unique across users and service accounts (CONFLICT)', async () => {
     await store.createPrincipal({ kind: 'user', name: 'dup', passwordHash: 'x' });
     await assert.rejects(store.createPrincipal({ kind: 'service_account', name: 'dup' }), (e) => isWharfError(e, 'CONFLICT'));
@@ -64,12 +100,11 @@ describe('SqlIdentityStore', () => {
   });
 });
 
-describe('first-start admin', () => {
+describe(`first-start admin (${dialect})`, () => {
   test('repairs a first start that died between creating admin and binding the role; idempotent', async () => {
-    const m = openSqliteMetadataStore({ path: ':memory:' });
-    await m.migrate();
+    const o = await open();
     try {
-      const s = new SqlIdentityStore(m.database);
+      const s = new SqlIdentityStore(o.metadata.database);
       const hasher = new PasswordHasher({ N: 2 ** 10, r: 8, p: 1 });
       await s.createPrincipal({ kind: 'user', name: 'admin', passwordHash: await hasher.hash('kept-password') });
       const ids = new IdentityService(s, hasher);
@@ -81,25 +116,24 @@ describe('first-start admin', () => {
       assert.deepEqual(results, [{ created: false }, { created: false }]);
       assert.equal((await s.listRoleBindings()).length, 1);
     } finally {
-      await m.close();
+      await o.close();
     }
   });
   test('two replicas starting together on a fresh DB: one admin, one binding, one generated password', async () => {
-    const m = openSqliteMetadataStore({ path: ':memory:' });
-    await m.migrate();
+    const o = await open();
     try {
-      const s = new SqlIdentityStore(m.database);
+      const s = new SqlIdentityStore(o.metadata.database);
       const hasher = new PasswordHasher({ N: 2 ** 10, r: 8, p: 1 });
       const results = await Promise.all([new IdentityService(s, hasher).bootstrapAdmin(undefined), new IdentityService(s, hasher).bootstrapAdmin(undefined)]);
       assert.equal(results.filter((r) => r.generatedPassword !== undefined).length, 1, JSON.stringify(results));
       assert.equal((await s.listRoleBindings()).length, 1);
     } finally {
-      await m.close();
+      await o.close();
     }
   });
 });
 
-describe('non-enumeration', () => {
+describe(`non-enumeration (${dialect})`, () => {
   test('a wrong password and an unknown user cost one scrypt verification each and fail alike', async () => {
     let verifications = 0;
     class CountingHasher extends PasswordHasher {
@@ -124,3 +158,4 @@ describe('non-enumeration', () => {
     assert.equal(new Set(messages).size, 1, messages.join(' | '));
   });
 });
+}
