@@ -14,6 +14,8 @@ import { LoginThrottle } from './auth/login-throttle.js';
 import { PasswordHasher } from './auth/password-hasher.js';
 import { TokenService } from './auth/token-service.js';
 import { buildApp } from './http/app.js';
+import { JobRunner } from './jobs/job-runner.js';
+import { SqlJobStore } from './storage/metadata/sql-job-store.js';
 import type { HttpAuthDeps } from './http/auth-gate.js';
 import { WharfMetrics } from './observability/metrics.js';
 import { RegistryService } from './registry/registry-service.js';
@@ -33,6 +35,8 @@ export interface Wharf {
   metadata: MetadataStore;
   blobs: BlobStore & UploadStore;
   logger: Logger;
+  /** background jobs: features register their handlers and schedules before listen() */
+  jobs: JobRunner;
   /** starts listening; resolves to the bound address, e.g. http://127.0.0.1:5000 */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -190,6 +194,13 @@ export async function createAuth(
   };
 }
 
+/** The DB job table and this process's workers over it (DESIGN.md "Background work"). */
+export function createJobRunner(config: Config, metadata: MetadataStore, logger: Logger): { store: SqlJobStore; runner: JobRunner } {
+  if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'the job table needs the SQL metadata store');
+  const store = new SqlJobStore(metadata.database, config.storage.metadata.driver === 'postgres' ? 'postgres' : 'sqlite');
+  return { store, runner: new JobRunner({ store, logger: logger.child({ component: 'jobs' }) }) };
+}
+
 export async function createWharf(
   config: Config,
   options: { logger?: Logger; env?: NodeJS.ProcessEnv; announce?: (line: string) => void } = {},
@@ -200,6 +211,7 @@ export async function createWharf(
   const registry = new RegistryService({ metadata, blobs, uploads: blobs, manifestMaxBytes: config.http.bodyLimitManifest });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   const auth = await createAuth(config, metadata, logger, options.announce ?? ((line) => process.stdout.write(line)));
+  const jobs = createJobRunner(config, metadata, logger);
   let ready = false;
   const tls = config.http.tls;
   const app = buildApp({
@@ -215,6 +227,7 @@ export async function createWharf(
     trustProxy: config.http.trustProxy,
     https: tls ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : undefined,
     isReady: () => ready,
+    jobs: jobs.store,
   });
 
   const maxAgeMs = config.uploads.maxAgeSeconds * 1000;
@@ -236,16 +249,19 @@ export async function createWharf(
     metadata,
     blobs,
     logger,
+    jobs: jobs.runner,
     async listen() {
       await reclaim();
       const { host, port } = parseListenAddress(config.listen);
       const address = await app.listen({ host, port });
+      await jobs.runner.start();
       ready = true;
       return address;
     },
     async close() {
       ready = false;
       clearInterval(timer);
+      await jobs.runner.stop();
       await app.close();
       await auth.audit.flush();
       await registry.close();

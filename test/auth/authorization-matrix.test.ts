@@ -56,6 +56,8 @@ const SPEC: Record<string, { need: Need; method: string; url: string }> = {
   'api.repos.get': { need: 'pull', method: 'GET', url: '/api/v1/repositories/{repo}' },
   'api.repos.update': { need: 'settings', method: 'PATCH', url: '/api/v1/repositories/{repo}' },
   'api.keys.rotate': { need: 'admin', method: 'POST', url: '/api/v1/signing-keys/rotate' },
+  'api.jobs.list': { need: 'admin', method: 'GET', url: '/api/v1/jobs' },
+  'api.jobs.get': { need: 'admin', method: 'GET', url: '/api/v1/jobs/1' },
 };
 
 const ROLE_ACTIONS: Record<string, string[]> = {

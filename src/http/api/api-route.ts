@@ -2,12 +2,15 @@ import type { TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Access } from '../../auth/access.js';
 import type { RegistryService } from '../../registry/registry-service.js';
+import type { JobStore } from '../../storage/metadata/job-store.js';
 import type { AuthGate, HttpAuthDeps } from '../auth-gate.js';
 
 export interface ApiOptions {
   gate: AuthGate;
   auth: HttpAuthDeps;
   registry: RegistryService;
+  /** the background job table (read-only here); absent in protocol-only tests */
+  jobs?: Pick<JobStore, 'list' | 'find'>;
   pagination: { defaultPageSize: number; maxPageSize: number };
 }
 

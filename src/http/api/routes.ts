@@ -5,6 +5,7 @@ import { formatScope } from '../../auth/roles.js';
 import { parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { JOB_ROUTES } from './job-routes.js';
 import { openApiDocument } from './openapi.js';
 
 /**
@@ -338,4 +339,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
     audit: 'signing-key.rotate',
     handle: async ({ options }) => ({ kid: await options.auth.tokens.rotate() }),
   },
+  ...JOB_ROUTES,
 ];

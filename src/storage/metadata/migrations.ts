@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { identityMigration } from './identity-migration.js';
+import { jobsMigration } from './jobs-migration.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -118,6 +119,10 @@ export class WharfMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: SqlDialectName) {}
 
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial(this.dialect), '0003_identity': identityMigration(this.dialect) };
+    return {
+      '0001_initial': initial(this.dialect),
+      '0003_identity': identityMigration(this.dialect),
+      '0005_jobs': jobsMigration(this.dialect),
+    };
   }
 }
