@@ -1,6 +1,6 @@
 /**
  * The layers of docs/architecture.md, enforced: dependencies point one way, downward.
- *   cli -> main -> http -> registry | auth -> storage -> domain -> errors
+ *   cli -> main -> http -> features -> registry | auth -> storage -> domain -> errors
  *   cli -> client -> domain -> errors   (the client knows HTTP, not the server's layers)
  * (config, observability and errors may be used from anywhere above them.)
  */
@@ -53,6 +53,27 @@ module.exports = {
       severity: 'error',
       from: { path: layer('errors') },
       to: { path: '^src/(?!errors/)' },
+    },
+    {
+      name: 'registry-not-features',
+      comment: 'features/ are built on the core; the core never knows them.',
+      severity: 'error',
+      from: { path: layer('registry') },
+      to: { path: layer('features') },
+    },
+    {
+      name: 'features-not-above',
+      comment: 'A feature is a service under http/: it never speaks HTTP, parses CLI flags or calls the client.',
+      severity: 'error',
+      from: { path: layer('features') },
+      to: { path: [layer('http'), layer('cli'), layer('client'), '^src/main\\.ts$'] },
+    },
+    {
+      name: 'features-apart',
+      comment: "A feature never reaches into another feature's code or tables (it is handed that feature's service by main.ts).",
+      severity: 'error',
+      from: { path: '^src/features/([^/]+)/' },
+      to: { path: '^src/features/', pathNot: ['^src/features/$1/'] },
     },
     {
       name: 'only-main-composes',
