@@ -38,6 +38,19 @@ export interface AppendRange {
   end: number;
 }
 
+/** What a successful manifest PUT tells the features that listen (scans, replication, webhooks). */
+export interface ManifestPushed {
+  repository: string;
+  digest: Digest;
+  mediaType: string;
+  tag?: string;
+  subject?: Digest;
+  /** false when the same manifest was already in the repository (a re-push or a new tag) */
+  created: boolean;
+}
+
+export type ManifestPushedListener = (event: ManifestPushed) => void;
+
 export interface ReferrersResult {
   index: { schemaVersion: 2; mediaType: string; manifests: Descriptor[] };
   filtersApplied: string[];
@@ -51,6 +64,7 @@ export class RegistryService {
   private readonly manifestMaxBytes: number;
   /** uploads with an append or commit in progress in this process (chunks must be sequential) */
   private readonly busyUploads = new Set<string>();
+  private readonly pushListeners: ManifestPushedListener[] = [];
   /** last-pulled times, written in batches so pulls never wait on a write */
   private readonly pulled = new Map<string, { repository: string; digest: Digest; at: number }>();
   private readonly flushTimer: NodeJS.Timeout;
@@ -75,6 +89,15 @@ export class RegistryService {
   }
 
   // --- manifests ---
+
+  /**
+   * Called after each committed manifest PUT, in this process. A listener must not throw and
+   * should only enqueue durable work (a job): an event is lost if the process dies right after
+   * the commit, so features also reconcile from the DB (e.g. scan what has no scan yet).
+   */
+  onManifestPushed(listener: ManifestPushedListener): void {
+    this.pushListeners.push(listener);
+  }
 
   async getManifest(repository: string, ref: Reference): Promise<ManifestWithContent> {
     const m =
@@ -126,6 +149,21 @@ export class RegistryService {
         .map((r) => ({ kind: r.kind, digest: r.descriptor.digest, size: r.descriptor.size })),
       tag: ref.kind === 'tag' ? ref.tag : undefined,
     });
+    const event: ManifestPushed = {
+      repository,
+      digest,
+      mediaType: parsed.mediaType,
+      tag: ref.kind === 'tag' ? ref.tag : undefined,
+      subject: parsed.subject?.digest,
+      created: result.created,
+    };
+    for (const listener of this.pushListeners) {
+      try {
+        listener(event);
+      } catch {
+        // a listener's failure is its own; the push has succeeded
+      }
+    }
     return { digest, subject: parsed.subject?.digest, created: result.created };
   }
 
