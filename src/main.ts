@@ -3,6 +3,7 @@
  * constructs stores, services or the HTTP app.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { parseListenAddress, type Config } from './config/index.js';
@@ -201,6 +202,15 @@ export function createJobRunner(config: Config, metadata: MetadataStore, logger:
   return { store, runner: new JobRunner({ store, logger: logger.child({ component: 'jobs' }) }) };
 }
 
+/**
+ * Who this replica is in upload leases: the same after a restart (so it can free what it held),
+ * different from every other replica (host name, plus the listen address for several on one host).
+ */
+function replicaIdOf(config: Config): string {
+  const { port } = parseListenAddress(config.listen);
+  return `${hostname()}/${config.listen}${port === 0 ? `/${process.pid}` : ''}`;
+}
+
 export async function createWharf(
   config: Config,
   options: { logger?: Logger; env?: NodeJS.ProcessEnv; announce?: (line: string) => void } = {},
@@ -208,7 +218,13 @@ export async function createWharf(
   const logger = options.logger ?? createLogger(config);
   const stores = await openStores(config, options.env);
   const { metadata, blobs } = stores;
-  const registry = new RegistryService({ metadata, blobs, uploads: blobs, manifestMaxBytes: config.http.bodyLimitManifest });
+  const registry = new RegistryService({
+    metadata,
+    blobs,
+    uploads: blobs,
+    manifestMaxBytes: config.http.bodyLimitManifest,
+    replicaId: replicaIdOf(config),
+  });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   const auth = await createAuth(config, metadata, logger, options.announce ?? ((line) => process.stdout.write(line)));
   const jobs = createJobRunner(config, metadata, logger);
@@ -251,6 +267,9 @@ export async function createWharf(
     logger,
     jobs: jobs.runner,
     async listen() {
+      // SQLite: this is the only process there can be, so every lease is a dead one's
+      const released = await registry.releaseLeasesOfEarlierLife(config.storage.metadata.driver === 'sqlite');
+      if (released > 0) logger.info({ released }, 'upload leases of an earlier run released');
       await reclaim();
       const { host, port } = parseListenAddress(config.listen);
       const address = await app.listen({ host, port });

@@ -29,6 +29,10 @@ export interface RegistryServiceOptions {
   manifestMaxBytes?: number;
   /** how often buffered last-pulled times are written (ms) */
   pullFlushIntervalMs?: number;
+  /** how long an upload's lease lasts without renewal (ms, default 30 s): a replica that dies mid-chunk blocks the upload this long */
+  uploadLeaseMs?: number;
+  /** names this replica in its lease tokens, the same across restarts (host and listen address) */
+  replicaId?: string;
 }
 
 export interface AppendRange {
@@ -62,8 +66,10 @@ export class RegistryService {
   private readonly uploads: UploadStore;
   private readonly now: () => number;
   private readonly manifestMaxBytes: number;
-  /** uploads with an append or commit in progress in this process (chunks must be sequential) */
-  private readonly busyUploads = new Set<string>();
+  private readonly uploadLeaseMs: number;
+  private readonly replicaId: string;
+  /** appends and commits running in this process (the lease in the DB is what excludes others) */
+  private activeUploads = 0;
   private readonly pushListeners: ManifestPushedListener[] = [];
   /** last-pulled times, written in batches so pulls never wait on a write */
   private readonly pulled = new Map<string, { repository: string; digest: Digest; at: number }>();
@@ -75,6 +81,8 @@ export class RegistryService {
     this.uploads = options.uploads;
     this.now = options.now ?? Date.now;
     this.manifestMaxBytes = options.manifestMaxBytes ?? MAX_MANIFEST_BYTES;
+    this.uploadLeaseMs = options.uploadLeaseMs ?? 30_000;
+    this.replicaId = (options.replicaId ?? 'wharf').replace(/\s/g, '_');
     this.flushTimer = setInterval(() => void this.flushPulled().catch(() => undefined), options.pullFlushIntervalMs ?? 30_000);
     this.flushTimer.unref();
   }
@@ -85,7 +93,7 @@ export class RegistryService {
   }
 
   get uploadsInProgress(): number {
-    return this.busyUploads.size;
+    return this.activeUploads;
   }
 
   // --- manifests ---
@@ -267,28 +275,45 @@ export class RegistryService {
     }
   }
 
+  /** Wins over a chunk in flight (here or on another replica): that append then fails. */
   async cancelUpload(repository: string, id: string): Promise<void> {
     await this.getUpload(repository, id);
     await this.metadata.deleteUpload(id);
     await this.uploads.abort(id);
   }
 
-  /** Deletes upload sessions idle for longer than maxAgeMs, and upload bytes no session owns. */
+  /**
+   * At start: frees the upload leases an earlier life of this replica held when it died (kill -9,
+   * OOM), so its clients can resume at once instead of after the lease lapses. `all` when this
+   * process is the only one there can be (SQLite).
+   */
+  async releaseLeasesOfEarlierLife(all: boolean): Promise<number> {
+    return this.metadata.releaseUploadLeases(all ? '' : `${this.replicaId} `);
+  }
+
+  /**
+   * Deletes upload sessions idle for longer than maxAgeMs, and upload bytes no session owns. Every
+   * replica runs this; a session is only reclaimed under its lease, so never while a chunk is
+   * arriving anywhere, and by one replica only.
+   */
   async reclaimAbandonedUploads(maxAgeMs: number): Promise<number> {
     let reclaimed = 0;
     for (;;) {
       const stale = await this.metadata.listUploadsIdleSince(this.now() - maxAgeMs, 100);
-      const idle = stale.filter((u) => !this.busyUploads.has(u.id));
-      if (idle.length === 0) break;
-      for (const u of idle) {
+      let done = 0;
+      for (const u of stale) {
+        const owner = this.leaseToken();
+        if (!(await this.metadata.leaseUpload(u.id, owner, this.uploadLeaseMs))) continue; // busy elsewhere
         await this.uploads.abort(u.id);
         await this.metadata.deleteUpload(u.id);
         reclaimed++;
+        done++;
       }
-      if (idle.length < stale.length) break;
+      if (stale.length === 0 || done < stale.length) break;
     }
+    // bytes without a session: the row is created before the bytes and deleted after them, so
+    // these are left over from a crash (or were committed or cancelled while this ran)
     for await (const id of this.uploads.listUploads()) {
-      if (this.busyUploads.has(id)) continue;
       if (!(await this.metadata.findUpload(id))) {
         await this.uploads.abort(id);
         reclaimed++;
@@ -297,16 +322,35 @@ export class RegistryService {
     return reclaimed;
   }
 
+  /**
+   * Runs `fn` holding the upload's lease in the DB, so that chunks are taken one at a time across
+   * every replica (a client's parallel PATCH to the same upload gets BLOB_UPLOAD_INVALID). The
+   * lease is renewed while `fn` runs (a multi-gigabyte chunk takes long) and released after; a
+   * replica that dies stops renewing, and the lease lapses after uploadLeaseMs. The upload is
+   * read again under the lease: its size may have moved since the first look.
+   */
+  /** A lease holder: this replica, then a part unique to one append. */
+  private leaseToken(): string {
+    return `${this.replicaId} ${randomUUID()}`;
+  }
+
   private async withUpload<T>(repository: string, id: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
-    const upload = await this.getUpload(repository, id);
-    if (this.busyUploads.has(id)) {
+    await this.getUpload(repository, id);
+    const owner = this.leaseToken();
+    if (!(await this.metadata.leaseUpload(id, owner, this.uploadLeaseMs))) {
       throw new WharfError('BLOB_UPLOAD_INVALID', `upload ${id} is already receiving a chunk; send chunks one at a time`);
     }
-    this.busyUploads.add(id);
+    this.activeUploads++;
+    const renew = setInterval(() => {
+      this.metadata.renewUploadLease(id, owner, this.uploadLeaseMs).catch(() => undefined);
+    }, Math.max(100, Math.floor(this.uploadLeaseMs / 3)));
+    renew.unref();
     try {
-      return await fn(upload);
+      return await fn(await this.getUpload(repository, id));
     } finally {
-      this.busyUploads.delete(id);
+      clearInterval(renew);
+      this.activeUploads--;
+      await this.metadata.releaseUploadLease(id, owner).catch(() => undefined);
     }
   }
 
@@ -365,3 +409,4 @@ export class RegistryService {
     };
   }
 }
+

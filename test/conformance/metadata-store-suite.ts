@@ -316,6 +316,48 @@ export function describeMetadataStore(name: string, factory: (now: () => number)
       assert.equal(await store.findUpload('u1'), undefined);
     });
 
+    test('upload leases: one holder at a time, renewed and released only by it, taken over once expired', async () => {
+      await store.createUpload('u1', 'repo');
+      const racers = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => store.leaseUpload('u1', owner, 1000)));
+      assert.equal(racers.filter(Boolean).length, 1, 'exactly one of racing replicas gets it');
+      const holder = ['a', 'b', 'c', 'd'][racers.indexOf(true)]!;
+      const other = holder === 'a' ? 'b' : 'a';
+      assert.equal(await store.leaseUpload('u1', other, 1000), false);
+      assert.equal(await store.renewUploadLease('u1', other, 1000), false, 'only the holder renews');
+      await store.releaseUploadLease('u1', other); // not the holder: no effect
+      assert.equal(await store.leaseUpload('u1', other, 1000), false);
+      clock = T0 + 900;
+      assert.equal(await store.renewUploadLease('u1', holder, 1000), true);
+      clock = T0 + 1500;
+      assert.equal(await store.leaseUpload('u1', other, 1000), false, 'renewed until T0 + 1900');
+      clock = T0 + 1900;
+      assert.equal(await store.leaseUpload('u1', other, 1000), true, 'expired: taken over');
+      assert.equal(await store.renewUploadLease('u1', holder, 1000), false, 'the old holder lost it');
+      await store.releaseUploadLease('u1', other);
+      await store.releaseUploadLease('u1', other);
+      assert.equal(await store.leaseUpload('u1', holder, 1000), true, 'released: free again');
+      assert.equal(await store.advanceUpload('u1', 0, 5), true, 'a lease does not stop the size moving');
+      assert.equal(await store.leaseUpload('nope', holder, 1000), false);
+      assert.equal(await store.renewUploadLease('nope', holder, 1000), false);
+      await store.deleteUpload('u1');
+      assert.equal(await store.renewUploadLease('u1', holder, 1000), false);
+    });
+
+    test('releaseUploadLeases frees the leases of one owner prefix, or all', async () => {
+      for (const id of ['u1', 'u2', 'u3', 'u4']) await store.createUpload(id, 'repo');
+      assert.equal(await store.leaseUpload('u1', 'host-a/1 x', 60_000), true);
+      assert.equal(await store.leaseUpload('u2', 'host-a/1 y', 60_000), true);
+      assert.equal(await store.leaseUpload('u3', 'host-a/10 z', 60_000), true);
+      assert.equal(await store.leaseUpload('u4', 'h%_ w', 60_000), true);
+      assert.equal(await store.releaseUploadLeases('host-a/1 '), 2);
+      assert.equal(await store.leaseUpload('u1', 'other', 60_000), true);
+      assert.equal(await store.leaseUpload('u2', 'other', 60_000), true);
+      assert.equal(await store.leaseUpload('u3', 'other', 60_000), false, 'another prefix keeps its lease');
+      assert.equal(await store.releaseUploadLeases('%'), 0, 'the prefix is literal, not a pattern');
+      assert.equal(await store.releaseUploadLeases(''), 4);
+      assert.equal(await store.leaseUpload('u3', 'other', 60_000), true);
+    });
+
     test('listUploadsIdleSince lists uploads not touched since, oldest first', async () => {
       for (const [i, id] of ['u1', 'u2', 'u3'].entries()) {
         clock = T0 + i * 1000;

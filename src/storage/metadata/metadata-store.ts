@@ -112,6 +112,21 @@ export interface MetadataStore {
   findUpload(id: string): Promise<UploadRecord | undefined>;
   /** Compare-and-set of the upload's size; false when another append got there first. */
   advanceUpload(id: string, fromSize: number, toSize: number): Promise<boolean>;
+  /**
+   * Takes the upload's lease for `owner` (a token unique to one append) for `ttlMs`, unless
+   * another owner holds an unexpired one: one atomic conditional update, so of racing replicas
+   * exactly one wins. false when held elsewhere or the upload is gone.
+   */
+  leaseUpload(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Extends a lease `owner` still holds; false when it lapsed and was taken, or the upload is gone. */
+  renewUploadLease(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, if `owner` still holds it. Idempotent. */
+  releaseUploadLease(id: string, owner: string): Promise<void>;
+  /**
+   * Drops every lease whose owner starts with `ownerPrefix` ('' = all): a replica starting again
+   * frees what its previous life held, instead of waiting for those leases to lapse. Returns how many.
+   */
+  releaseUploadLeases(ownerPrefix: string): Promise<number>;
   deleteUpload(id: string): Promise<void>;
   listUploadsIdleSince(before: number, limit: number): Promise<UploadRecord[]>;
 

@@ -115,6 +115,22 @@ function initial(dialect: SqlDialectName): Migration {
   };
 }
 
+/**
+ * Upload leases (issue 4): an upload accepts one chunk at a time across every replica. The replica
+ * appending holds the row's lease (a token and an expiry, taken with a conditional UPDATE and
+ * renewed while the body streams); a replica that dies mid-append stops renewing, and the lease
+ * lapses. (Numbered after 0003_identity, which was written first.)
+ */
+function uploadLeases(dialect: SqlDialectName): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('uploads').addColumn('lease_owner', 'text').execute();
+      await db.schema.alterTable('uploads').addColumn('lease_until', t.bigint).execute();
+    },
+  };
+}
+
 export class WharfMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: SqlDialectName) {}
 
@@ -122,6 +138,7 @@ export class WharfMigrationProvider implements MigrationProvider {
     return {
       '0001_initial': initial(this.dialect),
       '0003_identity': identityMigration(this.dialect),
+      '0004_upload_leases': uploadLeases(this.dialect),
       '0005_jobs': jobsMigration(this.dialect),
     };
   }

@@ -69,6 +69,9 @@ export interface UploadsTable {
   size: number;
   started_at: number;
   updated_at: number;
+  /** the token of the append holding the upload (migration 0004), until lease_until (ms) */
+  lease_owner: string | null;
+  lease_until: number | null;
 }
 
 /** identity tables (users, keys, bindings, audit): identity-schema.ts */

@@ -572,6 +572,47 @@ export class SqlMetadataStore implements MetadataStore {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  async leaseUpload(id: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    const r = await this.db
+      .updateTable('uploads')
+      .set({ lease_owner: owner, lease_until: now + ttlMs })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async renewUploadLease(id: string, owner: string, ttlMs: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('uploads')
+      .set({ lease_until: this.now() + ttlMs })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async releaseUploadLease(id: string, owner: string): Promise<void> {
+    await this.db
+      .updateTable('uploads')
+      .set({ lease_owner: null, lease_until: null })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  async releaseUploadLeases(ownerPrefix: string): Promise<number> {
+    // substr, not LIKE: a host name may hold LIKE's wildcards
+    const r = await this.db
+      .updateTable('uploads')
+      .set({ lease_owner: null, lease_until: null })
+      .where('lease_owner', 'is not', null)
+      .where(sql<boolean>`substr(lease_owner, 1, ${ownerPrefix.length}) = ${ownerPrefix}`)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   async deleteUpload(id: string): Promise<void> {
     await this.db.deleteFrom('uploads').where('id', '=', id).execute();
   }
