@@ -458,6 +458,17 @@ export function describeMetadataStore(name: string, factory: (now: () => number)
       assert.equal((await collect(store.iterateBlobs())).length, 1);
     });
 
+    test('uploads created together land together; a duplicate id fails alone', async () => {
+      const results = await Promise.allSettled(['u-a', 'u-b', 'u-dup', 'u-dup', 'u-c'].map((id) => store.createUpload(id, 'batch/repo')));
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+      );
+      const failure = results[3] as PromiseRejectedResult;
+      assert.ok(isCode('BLOB_UPLOAD_INVALID')(failure.reason), String(failure.reason));
+      for (const id of ['u-a', 'u-b', 'u-dup', 'u-c']) assert.equal((await store.findUpload(id))?.repository, 'batch/repo', id);
+    });
+
     test('many concurrent commitBlob calls each land, with their uploads closed', async () => {
       const commits = Array.from({ length: 60 }, (_, i) => ({ repo: `r${i % 4}`, digest: dg(`many-${i}`), size: i }));
       const uploads = await Promise.all(commits.map((c, i) => store.createUpload(`up-${i}`, c.repo)));

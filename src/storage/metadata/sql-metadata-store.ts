@@ -542,15 +542,40 @@ export class SqlMetadataStore implements MetadataStore {
 
   // --- uploads ---
 
-  async createUpload(id: string, repository: string): Promise<UploadRecord> {
+  /**
+   * Upload sessions are created in groups like blob commits (see commitBlob): the sessions
+   * started in one turn of the event loop share one transaction. A duplicate id fails the shared
+   * transaction; each is then retried alone, so only the duplicate fails.
+   */
+  createUpload(id: string, repository: string): Promise<UploadRecord> {
     const now = this.now();
+    return new Promise((resolve, reject) => {
+      this.pendingUploadCreates.push({ record: { id, repository, size: 0, startedAt: now, updatedAt: now }, resolve, reject });
+      if (this.pendingUploadCreates.length === 1) setImmediate(() => void this.flushUploadCreates());
+    });
+  }
+
+  private readonly pendingUploadCreates: { record: UploadRecord; resolve(r: UploadRecord): void; reject(e: unknown): void }[] = [];
+
+  private async flushUploadCreates(): Promise<void> {
+    const batch = this.pendingUploadCreates.splice(0);
+    const insert = (trx: Db, r: UploadRecord) =>
+      trx.insertInto('uploads').values({ id: r.id, repository: r.repository, size: 0, started_at: r.startedAt, updated_at: r.updatedAt }).execute();
     try {
-      await this.db.insertInto('uploads').values({ id, repository, size: 0, started_at: now, updated_at: now }).execute();
-    } catch (e) {
-      if (dbErrorKind(e) === 'unique') throw new WharfError('BLOB_UPLOAD_INVALID', `upload ${id} already exists`, undefined, { cause: e });
-      throw e;
+      await this.db.transaction().execute(async (trx) => {
+        for (const c of batch) await insert(trx, c.record);
+      });
+      for (const c of batch) c.resolve(c.record);
+    } catch {
+      for (const c of batch) {
+        try {
+          await insert(this.db, c.record);
+          c.resolve(c.record);
+        } catch (e) {
+          c.reject(dbErrorKind(e) === 'unique' ? new WharfError('BLOB_UPLOAD_INVALID', `upload ${c.record.id} already exists`, undefined, { cause: e }) : e);
+        }
+      }
     }
-    return { id, repository, size: 0, startedAt: now, updatedAt: now };
   }
 
   async findUpload(id: string): Promise<UploadRecord | undefined> {
