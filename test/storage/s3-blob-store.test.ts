@@ -175,6 +175,22 @@ describe('S3BlobStore', () => {
     assert.deepEqual(await store.stat(digestOf(content)), { size: content.length });
   });
 
+  test('running hashes of uploads finished elsewhere do not pile up: the oldest go, and their commit re-reads', async () => {
+    const { store, replica } = fresh({ maxCachedHashes: 2 });
+    const contents = [randomBytes(1000), randomBytes(1001), randomBytes(1002)];
+    const ids = contents.map(() => randomUUID());
+    for (const [i, id] of ids.entries()) {
+      await store.create(id);
+      await store.append(id, 0, body(contents[i]!));
+    }
+    assert.equal(store.cachedHashes, 2);
+    await replica().commit(ids[1]!, 1001, digestOf(contents[1]!)); // finished on another replica
+    await store.commit(ids[0]!, 1000, digestOf(contents[0]!)); // evicted here: re-read
+    await store.commit(ids[2]!, 1002, digestOf(contents[2]!));
+    assert.equal(store.cachedHashes, 1, 'the entry of the upload committed elsewhere stays until evicted');
+    for (const c of contents) assert.deepEqual(await readAll(await store.open(digestOf(c))), c);
+  });
+
   test('abort aborts the multipart upload and deletes every object of the upload', async () => {
     const { store, replica, prefix } = fresh();
     const id = randomUUID();

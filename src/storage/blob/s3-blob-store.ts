@@ -89,6 +89,7 @@ const MAX_PARTS = 10_000;
 const MAX_SEGMENTS = 32;
 const CONTENT_TYPE = 'application/octet-stream';
 
+
 export interface S3BlobStoreOptions {
   bucket: string;
   /** key prefix, e.g. "registry/" ("" by default); a missing trailing slash is added */
@@ -106,6 +107,9 @@ export interface S3BlobStoreOptions {
   maxCopyObjectBytes?: number;
   /** part size of such a copy (default 512 MiB) */
   copyPartSizeBytes?: number;
+  /** running hashes kept in memory (a few hundred bytes each; default 10,000); past this the least
+   * recently appended go, and their commit re-reads the bytes */
+  maxCachedHashes?: number;
   /** when set, presignGet hands out URLs valid this long */
   presignExpiresSeconds?: number;
   /** an existing client (tests); otherwise one is built from the options above */
@@ -127,6 +131,7 @@ export class S3BlobStore implements BlobStore, UploadStore {
   private readonly maxCopyObjectBytes: number;
   private readonly copyPartSize: number;
   private readonly hashes = new Map<string, HashState>();
+  private readonly maxCachedHashes: number;
 
   constructor(options: S3BlobStoreOptions) {
     this.bucket = options.bucket;
@@ -135,6 +140,7 @@ export class S3BlobStore implements BlobStore, UploadStore {
     this.partSize = options.partSizeBytes ?? 8 * MiB;
     this.maxCopyObjectBytes = options.maxCopyObjectBytes ?? 5 * GiB;
     this.copyPartSize = options.copyPartSizeBytes ?? 512 * MiB;
+    this.maxCachedHashes = options.maxCachedHashes ?? 10_000;
     const expiresIn = options.presignExpiresSeconds;
     if (expiresIn !== undefined) {
       this.presignGet = (digest) =>
@@ -225,7 +231,9 @@ export class S3BlobStore implements BlobStore, UploadStore {
   // --- UploadStore ---
 
   async create(id: string): Promise<void> {
-    await this.writeState(id, newState(token()));
+    const state = newState(token());
+    await this.writeState(id, state);
+    this.hashes.set(id, { version: state.version, offset: 0, hash: createHash('sha256') });
   }
 
   async append(id: string, offset: number, body: Readable, options: AppendOptions = {}): Promise<number> {
@@ -277,8 +285,10 @@ export class S3BlobStore implements BlobStore, UploadStore {
       };
       await this.writeState(id, next);
       await this.deleteUnreferenced(state, next);
+      this.hashes.delete(id); // re-inserted last: the map's order is least recently appended first
       if (hash) this.hashes.set(id, { version: next.version, offset: next.size, hash });
-      else this.hashes.delete(id);
+      // uploads finished or abandoned on other replicas never come back to delete their entry
+      while (this.hashes.size > this.maxCachedHashes) this.hashes.delete(this.hashes.keys().next().value!);
       return next.size;
     } catch (e) {
       await writer.settle();
@@ -333,6 +343,11 @@ export class S3BlobStore implements BlobStore, UploadStore {
         if (UPLOAD_ID_RE.test(id)) yield id;
       }
     }
+  }
+
+  /** running hashes held (tests) */
+  get cachedHashes(): number {
+    return this.hashes.size;
   }
 
   // --- internals (AppendWriter uses the ones not marked private) ---
