@@ -248,7 +248,8 @@ export async function walkLayers(layers: readonly LayerSource[], want: (path: st
       const extractor = tarExtract();
       // pipeline destroys every stream with the first error, but a stream may still report a
       // late one after pipeline stopped listening; that must not become an uncaught exception
-      for (const s of [source, ...streams, extractor]) s.on('error', () => undefined);
+      for (const s of [source, ...streams] as NodeJS.EventEmitter[]) s.on('error', () => undefined);
+      extractor.on('error', () => undefined);
       extractor.on('entry', (header, source, next) => {
         const stream = source as unknown as EntryBody;
         // listen before reading: an entry read whole has ended by the time onEntry resolves
