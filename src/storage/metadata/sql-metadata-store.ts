@@ -40,14 +40,6 @@ import type {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-interface PendingBlobCommit {
-  repository: string;
-  digest: Digest;
-  size: number;
-  uploadId?: string;
-  resolve(): void;
-  reject(err: unknown): void;
-}
 
 const MANIFEST_COLUMNS = [
   'm.digest',
@@ -201,41 +193,62 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   /**
-   * Group commit: blob commits that arrive in the same turn of the event loop share one
-   * transaction, so N concurrent uploads pay for one durable commit (one WAL fsync), not N.
-   * Each caller still resolves only after its row is committed. If the shared transaction fails,
-   * every commit of the batch is retried on its own, so one bad commit cannot fail the others.
+   * Group commit for the small writes of the push path (upload sessions, their leases and sizes,
+   * blob commits): the writes that arrive in the same turn of the event loop share one
+   * transaction, so N concurrent uploads pay for one durable commit (one WAL fsync, which on
+   * SQLite blocks the event loop), not N. Each caller resolves only after its write is committed,
+   * with its own result. If the shared transaction fails, each write of the batch is retried
+   * alone in its own transaction, so one bad write cannot fail the others — every batched write
+   * must therefore be safe to run again after a rollback (inserts, compare-and-set updates).
    */
-  commitBlob(repository: string, digest: Digest, size: number, uploadId?: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pendingBlobCommits.push({ repository, digest, size, uploadId, resolve, reject });
-      if (this.pendingBlobCommits.length === 1) setImmediate(() => void this.flushBlobCommits());
+  private batched<T>(write: (trx: Db) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pendingWrites.push({ write, resolve: resolve as (v: unknown) => void, reject });
+      if (this.pendingWrites.length === 1) setImmediate(() => void this.flushWrites());
     });
   }
 
-  private readonly pendingBlobCommits: PendingBlobCommit[] = [];
+  private readonly pendingWrites: { write: (trx: Db) => Promise<unknown>; resolve(v: unknown): void; reject(e: unknown): void }[] = [];
 
-  private async flushBlobCommits(): Promise<void> {
-    // one order for every batch (every replica's), so two batches lock rows in the same order
-    const batch = this.pendingBlobCommits.splice(0).sort((a, b) => compare(a.repository, b.repository) || compare(a.digest, b.digest));
-    try {
-      await this.db.transaction().execute(async (trx) => {
-        for (const c of batch) await this.commitBlobIn(trx, c);
-      });
-      for (const c of batch) c.resolve();
-    } catch {
-      for (const c of batch) {
-        try {
-          await this.tx((trx) => this.commitBlobIn(trx, c));
-          c.resolve();
-        } catch (err) {
-          c.reject(err);
-        }
+  /** One write alone: retried on transient conflicts (serialization, deadlock, busy), never on a real error. */
+  private async alone(write: (trx: Db) => Promise<unknown>): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute((trx) => write(trx));
+      } catch (e) {
+        if (dbErrorKind(e) !== 'retry' || attempt >= TX_ATTEMPTS) throw e;
+        await sleep(Math.random() * 10 * 2 ** attempt);
       }
     }
   }
 
-  private async commitBlobIn(trx: Db, c: PendingBlobCommit): Promise<void> {
+  private async flushWrites(): Promise<void> {
+    const batch = this.pendingWrites.splice(0);
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      await this.alone(only.write).then(only.resolve, only.reject);
+      return;
+    }
+    let results: unknown[];
+    try {
+      results = await this.db.transaction().execute(async (trx) => {
+        const out: unknown[] = [];
+        for (const w of batch) out.push(await w.write(trx));
+        return out;
+      });
+    } catch {
+      for (const w of batch) await this.alone(w.write).then(w.resolve, w.reject);
+      return;
+    }
+    batch.forEach((w, i) => w.resolve(results[i]));
+  }
+
+  /** Blob commits are batched (see batched); sorted within a batch so batches lock rows in one order. */
+  commitBlob(repository: string, digest: Digest, size: number, uploadId?: string): Promise<void> {
+    return this.batched((trx) => this.commitBlobIn(trx, { repository, digest, size, uploadId }));
+  }
+
+  private async commitBlobIn(trx: Db, c: { repository: string; digest: Digest; size: number; uploadId?: string }): Promise<void> {
     const repoId = await this.ensureRepositoryId(trx, c.repository);
     const now = this.now();
     await trx
@@ -542,40 +555,18 @@ export class SqlMetadataStore implements MetadataStore {
 
   // --- uploads ---
 
-  /**
-   * Upload sessions are created in groups like blob commits (see commitBlob): the sessions
-   * started in one turn of the event loop share one transaction. A duplicate id fails the shared
-   * transaction; each is then retried alone, so only the duplicate fails.
-   */
-  createUpload(id: string, repository: string): Promise<UploadRecord> {
+  /** Batched (see batched). */
+  async createUpload(id: string, repository: string): Promise<UploadRecord> {
     const now = this.now();
-    return new Promise((resolve, reject) => {
-      this.pendingUploadCreates.push({ record: { id, repository, size: 0, startedAt: now, updatedAt: now }, resolve, reject });
-      if (this.pendingUploadCreates.length === 1) setImmediate(() => void this.flushUploadCreates());
-    });
-  }
-
-  private readonly pendingUploadCreates: { record: UploadRecord; resolve(r: UploadRecord): void; reject(e: unknown): void }[] = [];
-
-  private async flushUploadCreates(): Promise<void> {
-    const batch = this.pendingUploadCreates.splice(0);
-    const insert = (trx: Db, r: UploadRecord) =>
-      trx.insertInto('uploads').values({ id: r.id, repository: r.repository, size: 0, started_at: r.startedAt, updated_at: r.updatedAt }).execute();
     try {
-      await this.db.transaction().execute(async (trx) => {
-        for (const c of batch) await insert(trx, c.record);
-      });
-      for (const c of batch) c.resolve(c.record);
-    } catch {
-      for (const c of batch) {
-        try {
-          await insert(this.db, c.record);
-          c.resolve(c.record);
-        } catch (e) {
-          c.reject(dbErrorKind(e) === 'unique' ? new WharfError('BLOB_UPLOAD_INVALID', `upload ${c.record.id} already exists`, undefined, { cause: e }) : e);
-        }
-      }
+      await this.batched((trx) =>
+        trx.insertInto('uploads').values({ id, repository, size: 0, started_at: now, updated_at: now }).execute(),
+      );
+    } catch (e) {
+      if (dbErrorKind(e) === 'unique') throw new WharfError('BLOB_UPLOAD_INVALID', `upload ${id} already exists`, undefined, { cause: e });
+      throw e;
     }
+    return { id, repository, size: 0, startedAt: now, updatedAt: now };
   }
 
   async findUpload(id: string): Promise<UploadRecord | undefined> {
@@ -588,23 +579,23 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async advanceUpload(id: string, fromSize: number, toSize: number): Promise<boolean> {
-    const r = await this.db
+    const r = await this.batched((trx) => trx
       .updateTable('uploads')
       .set({ size: toSize, updated_at: this.now() })
       .where('id', '=', id)
       .where('size', '=', fromSize)
-      .executeTakeFirst();
+      .executeTakeFirst());
     return Number(r.numUpdatedRows) === 1;
   }
 
   async leaseUpload(id: string, owner: string, ttlMs: number): Promise<boolean> {
     const now = this.now();
-    const r = await this.db
+    const r = await this.batched((trx) => trx
       .updateTable('uploads')
       .set({ lease_owner: owner, lease_until: now + ttlMs })
       .where('id', '=', id)
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
-      .executeTakeFirst();
+      .executeTakeFirst());
     return Number(r.numUpdatedRows) === 1;
   }
 
@@ -619,12 +610,12 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async releaseUploadLease(id: string, owner: string): Promise<void> {
-    await this.db
+    await this.batched((trx) => trx
       .updateTable('uploads')
       .set({ lease_owner: null, lease_until: null })
       .where('id', '=', id)
       .where('lease_owner', '=', owner)
-      .execute();
+      .execute());
   }
 
   async releaseUploadLeases(ownerPrefix: string): Promise<number> {
@@ -724,9 +715,6 @@ export class SqlMetadataStore implements MetadataStore {
 }
 
 /** One fixed order for lock acquisition (names and digests are ASCII, so this is byte order). */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function toPage(items: string[], limit: number): Page<string> {
   return items.length > limit ? { items: items.slice(0, limit), more: true } : { items, more: false };
@@ -792,4 +780,7 @@ function chunks<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
+}
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
