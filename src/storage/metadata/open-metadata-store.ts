@@ -6,6 +6,7 @@ import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import type { Database } from './schema.js';
 import { SqlMetadataStore } from './sql-metadata-store.js';
+import { withStatementCache } from './sqlite-statement-cache.js';
 
 export interface SqliteOptions {
   /** file path, or ':memory:' */
@@ -27,7 +28,7 @@ export function openSqliteMetadataStore(options: SqliteOptions): SqlMetadataStor
   }
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return new SqlMetadataStore(db, 'sqlite');
 }
 
