@@ -55,6 +55,8 @@ export class JobRunner {
   private readonly stopController = new AbortController();
   private workers: Promise<void>[] = [];
   private wake: (() => void) | undefined;
+  /** set by enqueue: a job may be due that a worker's last look did not see */
+  private nudged = false;
 
   constructor(options: JobRunnerOptions) {
     this.store = options.store;
@@ -78,6 +80,7 @@ export class JobRunner {
 
   async enqueue(kind: string, payload: unknown, options?: EnqueueOptions): Promise<JobRecord | undefined> {
     const job = await this.store.enqueue(kind, payload, options);
+    this.nudged = true;
     this.wake?.();
     return job;
   }
@@ -107,6 +110,7 @@ export class JobRunner {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      this.nudged = false;
       try {
         await this.fireSchedules();
         if (await this.runOne()) continue;
@@ -114,6 +118,11 @@ export class JobRunner {
         this.logger.error({ err }, 'job worker error');
       }
       if (!this.running) break;
+      if (this.nudged) {
+        // something was enqueued while this worker was looking: look again before sleeping
+        this.nudged = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(t);
