@@ -16,6 +16,8 @@ import { PasswordHasher } from './auth/password-hasher.js';
 import { TokenService } from './auth/token-service.js';
 import { buildApp } from './http/app.js';
 import { JobRunner } from './jobs/job-runner.js';
+import { ScanService } from './features/scan/scan-service.js';
+import { SqlScanStore } from './features/scan/sql-scan-store.js';
 import { SqlJobStore } from './storage/metadata/sql-job-store.js';
 import type { HttpAuthDeps } from './http/auth-gate.js';
 import { WharfMetrics } from './observability/metrics.js';
@@ -202,6 +204,40 @@ export function createJobRunner(config: Config, metadata: MetadataStore, logger:
   return { store, runner: new JobRunner({ store, logger: logger.child({ component: 'jobs' }) }) };
 }
 
+/** Vulnerability scanning (features/scan) over the metadata DB, its jobs on the runner; undefined when scan.enabled is false. */
+export function createScan(
+  config: Config,
+  registry: RegistryService,
+  metadata: MetadataStore,
+  settings: ConstructorParameters<typeof ScanService>[0]['settings'],
+  runner: JobRunner,
+  logger: Logger,
+): ScanService | undefined {
+  const c = config.scan;
+  if (c?.enabled === false) return undefined;
+  if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'scanning needs the SQL metadata store');
+  const limits = Object.fromEntries(
+    Object.entries({
+      maxEntries: c?.maxLayerEntries,
+      maxFileBytes: c?.maxFileBytes,
+      maxBufferedBytes: c?.maxBufferedBytes,
+      maxUncompressedBytes: c?.maxUncompressedBytes,
+      maxCompressionRatio: c?.maxCompressionRatio,
+    }).filter(([, v]) => v !== undefined),
+  );
+  const publicUrl = config.http.publicUrl;
+  const scan = new ScanService({
+    registry,
+    store: new SqlScanStore(metadata.database),
+    settings,
+    limits,
+    registryHost: publicUrl ? new URL(publicUrl).host : undefined,
+    logger: logger.child({ component: 'scan' }),
+  });
+  scan.useJobs(runner);
+  return scan;
+}
+
 /**
  * Who this replica is in upload leases: the same after a restart (so it can free what it held),
  * different from every other replica (host name, plus the listen address for several on one host).
@@ -228,6 +264,7 @@ export async function createWharf(
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   const auth = await createAuth(config, metadata, logger, options.announce ?? ((line) => process.stdout.write(line)));
   const jobs = createJobRunner(config, metadata, logger);
+  const scan = createScan(config, registry, metadata, auth.settings, jobs.runner, logger);
   let ready = false;
   const tls = config.http.tls;
   const app = buildApp({
@@ -244,6 +281,7 @@ export async function createWharf(
     https: tls ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : undefined,
     isReady: () => ready,
     jobs: jobs.store,
+    scan,
   });
 
   const maxAgeMs = config.uploads.maxAgeSeconds * 1000;

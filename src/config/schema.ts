@@ -335,6 +335,27 @@ export const ConfigSchema = section(
       },
       { description: 'Blob upload sessions.' },
     ),
+    scan: Type.Optional(
+      section(
+        {
+          enabled: Type.Optional(Type.Boolean({ description: 'Vulnerability scanning and SBOMs under /api/v1 (default true).' })),
+          maxLayerEntries: Type.Optional(Type.Integer({ minimum: 1, description: 'Tar entries read per image, all layers together (default 2,000,000).' })),
+          maxFileBytes: Type.Optional(
+            Type.Integer({ minimum: 1024, description: 'Largest package database or version file read; larger ones are skipped with a warning (default 32 MiB).' }),
+          ),
+          maxBufferedBytes: Type.Optional(
+            Type.Integer({ minimum: 1024 * 1024, description: 'File contents a scan holds in memory at once, all files together (default 256 MiB).' }),
+          ),
+          maxUncompressedBytes: Type.Optional(
+            Type.Integer({ minimum: 1024 * 1024, description: 'Uncompressed bytes read per image, all layers together (default 64 GiB).' }),
+          ),
+          maxCompressionRatio: Type.Optional(
+            Type.Integer({ minimum: 10, description: 'A layer expanding more than this many times (past 16 MiB) is refused as a decompression bomb (default 250).' }),
+          ),
+        },
+        { description: 'Vulnerability scanning (features/scan): limits on reading layers. Absent keys take their defaults.' },
+      ),
+    ),
     pagination: section(
       {
         defaultPageSize: Type.Integer({

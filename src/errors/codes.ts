@@ -154,6 +154,11 @@ export const ERROR_CODES = {
     message: 'configuration invalid',
     description: 'The configuration does not match the schema; every problem is listed.',
   },
+  SCAN_FAILED: {
+    status: 422,
+    message: 'the image could not be scanned',
+    description: 'A layer is malformed or breaks a scanner limit (entries, bytes, decompression ratio), or the manifest is not a container image.',
+  },
   UNAVAILABLE: {
     status: 503,
     message: 'service unavailable',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { JobStore } from '../storage/metadata/job-store.js';
+import type { ScanService } from '../features/scan/scan-service.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import type { WharfMetrics } from '../observability/metrics.js';
 import { WharfError } from '../errors/wharf-error.js';
@@ -31,6 +32,8 @@ export interface AppDeps extends Omit<V2Options, 'gate'> {
   requestTimeoutMs?: number;
   /** the background job table, listed by /api/v1/jobs (absent in protocol-only tests) */
   jobs?: Pick<JobStore, 'list' | 'find'>;
+  /** vulnerability scanning and SBOMs under /api/v1 (absent in protocol-only tests) */
+  scan?: ScanService;
   /** false while starting or draining; /readyz answers 503 */
   isReady?: () => boolean;
 }
@@ -108,7 +111,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   if (deps.auth) {
     void app.register(tokenPlugin, { gate });
-    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, pagination: deps.pagination });
+    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, pagination: deps.pagination });
   }
   void app.register(v2Plugin, {
     gate,

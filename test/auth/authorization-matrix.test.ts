@@ -56,6 +56,12 @@ const SPEC: Record<string, { need: Need; method: string; url: string }> = {
   'api.repos.get': { need: 'pull', method: 'GET', url: '/api/v1/repositories/{repo}' },
   'api.repos.update': { need: 'settings', method: 'PATCH', url: '/api/v1/repositories/{repo}' },
   'api.keys.rotate': { need: 'admin', method: 'POST', url: '/api/v1/signing-keys/rotate' },
+  'api.scan.run': { need: 'pull', method: 'POST', url: '/api/v1/scans/{repo}' },
+  'api.scan.get': { need: 'pull', method: 'GET', url: '/api/v1/scans/{repo}?reference=v1' },
+  'api.sbom.get': { need: 'pull', method: 'GET', url: '/api/v1/sbom/{repo}?reference=v1' },
+  'api.sbom.attach': { need: 'pull+push', method: 'POST', url: '/api/v1/sbom/{repo}' },
+  'api.vulndb.status': { need: 'authenticated', method: 'GET', url: '/api/v1/vulndb' },
+  'api.vulndb.import': { need: 'admin', method: 'POST', url: '/api/v1/vulndb/imports?source=x' },
   'api.jobs.list': { need: 'admin', method: 'GET', url: '/api/v1/jobs' },
   'api.jobs.get': { need: 'admin', method: 'GET', url: '/api/v1/jobs/1' },
 };

@@ -11,6 +11,8 @@ import { openSqliteMetadataStore } from '../../src/storage/metadata/open-metadat
 import type { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
 import { digestOf } from '../../src/domain/digest.js';
 import { buildAuthStack, type AuthStack, type AuthStackOptions } from '../support/auth-stack.js';
+import { ScanService } from '../../src/features/scan/scan-service.js';
+import { SqlScanStore } from '../../src/features/scan/sql-scan-store.js';
 
 /** An app over a real fs blob store and SQLite in a scratch directory, driven by app.inject. */
 export interface Harness {
@@ -21,6 +23,8 @@ export interface Harness {
   dir: string;
   /** present when started with `auth` (test/support/auth-stack.ts); otherwise the registry is open */
   auth?: AuthStack;
+  /** the scanner (/api/v1/scans, /sbom, /vulndb), without a job queue: re-matching runs inline */
+  scan: ScanService;
   close(): Promise<void>;
 }
 
@@ -41,11 +45,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const registry = new RegistryService({ metadata, blobs, uploads: blobs });
   const auth = options.auth ? await buildAuthStack(metadata, options.auth) : undefined;
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress, defaultMetrics: false });
+  const scan = new ScanService({ registry, store: new SqlScanStore(metadata.database), ...(auth ? { settings: auth.settings } : {}) });
   const app = buildApp({
     logger: pino({ level: 'silent' }),
     metadata,
     metrics,
     registry,
+    scan,
     ...(auth ? { auth } : {}),
     pagination: { defaultPageSize: 100, maxPageSize: options.maxPageSize ?? 1000 },
     manifestBodyLimit: 4 * 1024 * 1024,
@@ -56,6 +62,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     app,
     registry,
     metadata,
+    scan,
     blobs,
     dir,
     auth,

@@ -575,7 +575,7 @@ describe('configJsonSchema', () => {
       for (const [k, v] of Object.entries(n)) visit(v, `${path}/${k}`);
     };
     visit(schema, '');
-    assert.equal(objects, 15); // incl. storage.metadata.postgres, storage.blob.s3(.presignedRedirect), auth, auth.token, auth.loginBackoff
+    assert.equal(objects, 16); // incl. storage.metadata.postgres, storage.blob.s3(.presignedRedirect), auth, auth.token, auth.loginBackoff, scan
   });
 
   it('requires only what a file must spell out', () => {

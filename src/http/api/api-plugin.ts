@@ -15,6 +15,9 @@ export const API_BODY_LIMIT = 64 * 1024;
 export async function apiPlugin(app: FastifyInstance, options: ApiOptions): Promise<void> {
   // JSON only (Fastify's secure JSON parser stays; plain text is 415 here)
   app.removeContentTypeParser('text/plain');
+  // routes that take a raw body (rawBody) get the stream itself; others refuse these types
+  const rawTypes = [...new Set(API_ROUTES.flatMap((r) => r.rawBody?.contentTypes ?? []))];
+  if (rawTypes.length > 0) app.addContentTypeParser(rawTypes, (_request, payload, done) => done(null, payload));
   for (const route of API_ROUTES) register(app, route, options);
 }
 
@@ -35,7 +38,7 @@ function register(app: FastifyInstance, route: ApiRoute, options: ApiOptions): v
   app.route({
     method: route.method,
     url: route.url,
-    bodyLimit: API_BODY_LIMIT,
+    bodyLimit: API_BODY_LIMIT, // JSON bodies; raw ones (rawBody) are counted by their handler
     handler: async (request, reply) => {
       request.routeId = route.id;
       const params = { ...(request.params as Record<string, string>) };
@@ -46,7 +49,15 @@ function register(app: FastifyInstance, route: ApiRoute, options: ApiOptions): v
       if (!route.query && Object.keys(query).length > 0) throw new WharfError('BODY_INVALID', 'this endpoint takes no query parameters');
       validate(queryCheck, query, 'query');
       let body: unknown = request.body;
-      if (route.body) {
+      const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const isRaw = route.rawBody !== undefined && route.rawBody.contentTypes.includes(contentType);
+      if (!isRaw && body !== null && typeof body === 'object' && typeof (body as { pipe?: unknown }).pipe === 'function') {
+        (body as { resume(): void }).resume();
+        throw new WharfError('UNSUPPORTED', `this endpoint does not take ${contentType}`);
+      }
+      if (route.rawBody) {
+        if (!isRaw) throw new WharfError('UNSUPPORTED', `send the body as ${route.rawBody.contentTypes.join(' or ')}`);
+      } else if (route.body) {
         if (body === undefined || body === null) throw new WharfError('BODY_INVALID', 'a JSON body is required');
         validate(bodyCheck, body, 'body');
       } else if (body !== undefined && body !== null) {
@@ -54,7 +65,7 @@ function register(app: FastifyInstance, route: ApiRoute, options: ApiOptions): v
       }
       const result = await route.handle({ request, reply, params, query, body, options });
       if (route.audit) {
-        const b = (body ?? {}) as Record<string, unknown>;
+        const b = (isRaw ? {} : (body ?? {})) as Record<string, unknown>;
         const target = params.name ?? (typeof b.name === 'string' ? b.name : typeof b.principal === 'string' ? b.principal : undefined);
         options.gate.audit(request, {
           action: route.audit,

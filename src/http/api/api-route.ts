@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Access } from '../../auth/access.js';
+import type { ScanService } from '../../features/scan/scan-service.js';
 import type { RegistryService } from '../../registry/registry-service.js';
 import type { JobStore } from '../../storage/metadata/job-store.js';
 import type { AuthGate, HttpAuthDeps } from '../auth-gate.js';
@@ -11,6 +12,8 @@ export interface ApiOptions {
   registry: RegistryService;
   /** the background job table (read-only here); absent in protocol-only tests */
   jobs?: Pick<JobStore, 'list' | 'find'>;
+  /** vulnerability scanning and SBOMs (features/scan); absent in protocol-only tests */
+  scan?: ScanService;
   pagination: { defaultPageSize: number; maxPageSize: number };
 }
 
@@ -41,6 +44,11 @@ export interface ApiRoute {
   access(params: Record<string, string>, body: any): Access[];
   query?: TSchema;
   body?: TSchema;
+  /**
+   * The body is a raw stream of one of these content types (e.g. an OSV zip archive), handed to
+   * the handler as `body`; the handler enforces `maxBytes` while reading. Instead of `body`.
+   */
+  rawBody?: { contentTypes: string[]; maxBytes: number };
   /** status of a success (200 unless said) */
   status?: number;
   /** audit action recorded on success (every mutation has one) */

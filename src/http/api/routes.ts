@@ -6,6 +6,7 @@ import { parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
 import { JOB_ROUTES } from './job-routes.js';
+import { SCAN_ROUTES } from './scan-routes.js';
 import { openApiDocument } from './openapi.js';
 
 /**
@@ -26,6 +27,11 @@ function page(ctx: ApiContext<unknown, { limit?: string; after?: string }>): { l
   const { defaultPageSize, maxPageSize } = ctx.options.pagination;
   const limit = Math.min(ctx.query.limit === undefined ? defaultPageSize : Number(ctx.query.limit), maxPageSize);
   return { limit: Math.max(limit, 1), after: ctx.query.after };
+}
+
+/** A repository's settings as the API shows them; scanOnPush only when on (absent = off). */
+function repoView(name: string, s: Record<string, unknown>): { name: string; public: boolean; scanOnPush?: true } {
+  return { name, public: s.public === true, ...(s.scanOnPush === true ? { scanOnPush: true as const } : {}) };
 }
 
 function repoParam(params: Record<string, string>): string {
@@ -311,22 +317,24 @@ export const API_ROUTES: readonly ApiRoute[] = [
       const name = repoParam(params);
       const s = (await options.auth.settings.findSettings([name])).get(name);
       if (!s) throw new WharfError('RESOURCE_UNKNOWN', `repository ${name} does not exist`);
-      return { name, public: s.public === true };
+      return repoView(name, s);
     },
   },
   {
     id: 'api.repos.update',
     method: 'PATCH',
     url: '/api/v1/repositories/*',
-    summary: 'Change repository settings: public (anonymous pull) or private',
+    summary: 'Change repository settings: public (anonymous pull) or private; scanOnPush (scan each pushed image)',
     access: (p) => [{ kind: 'repository', name: p['*'] ?? '', actions: ['settings'] }],
-    body: strict({ public: Type.Boolean() }),
+    body: strict({ public: Type.Optional(Type.Boolean()), scanOnPush: Type.Optional(Type.Boolean()) }),
     audit: 'repository.settings',
     handle: async ({ params, body, options }) => {
       const name = repoParam(params);
-      const s = await options.auth.settings.updateSettings(name, { public: body.public });
+      const patch = Object.fromEntries(Object.entries({ public: body.public, scanOnPush: body.scanOnPush }).filter(([, v]) => v !== undefined));
+      if (Object.keys(patch).length === 0) throw new WharfError('BODY_INVALID', 'give public and/or scanOnPush');
+      const s = await options.auth.settings.updateSettings(name, patch);
       if (!s) throw new WharfError('RESOURCE_UNKNOWN', `repository ${name} does not exist`);
-      return { name, public: s.public === true };
+      return repoView(name, s);
     },
   },
   // --- token signing keys ---
@@ -340,4 +348,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
     handle: async ({ options }) => ({ kid: await options.auth.tokens.rotate() }),
   },
   ...JOB_ROUTES,
+  ...SCAN_ROUTES,
 ];

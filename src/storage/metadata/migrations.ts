@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { identityMigration } from './identity-migration.js';
+import { scanMigration } from './scan-migration.js';
 import { jobsMigration } from './jobs-migration.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -140,6 +141,7 @@ export class WharfMigrationProvider implements MigrationProvider {
       '0003_identity': identityMigration(this.dialect),
       '0004_upload_leases': uploadLeases(this.dialect),
       '0005_jobs': jobsMigration(this.dialect),
+      '0010_scan': scanMigration(this.dialect),
     };
   }
 }
