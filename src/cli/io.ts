@@ -11,4 +11,8 @@ export interface CliIO {
   keepAlive?: boolean;
 }
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, problemsFound: 3 } as const;
+/**
+ * Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 a check found problems (fsck),
+ * 4 a policy gate failed (`wharf scan --fail-on`: findings at or above the level).
+ */
+export const EXIT = { ok: 0, failure: 1, usage: 2, problemsFound: 3, policyFailed: 4 } as const;

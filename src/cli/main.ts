@@ -2,7 +2,7 @@
 /**
  * The `wharf` command. Noun/verb subcommands, each a module with its own options and a run()
  * that gets its IO injected. Exit codes: 0 ok, 1 failure, 2 usage or configuration error,
- * 3 a check found problems (fsck).
+ * 3 a check found problems (fsck), 4 a policy gate failed (scan --fail-on).
  */
 import { Command, CommanderError } from 'commander';
 import { WharfError } from '../errors/wharf-error.js';
@@ -10,6 +10,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerFsckCommand } from './commands/fsck.js';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerScanCommands } from './commands/scan.js';
 import { registerServeCommand } from './commands/serve.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -24,6 +25,7 @@ export function buildCli(io: CliIO): Command {
   registerConfigCommands(program, io);
   registerLoginCommands(program, io);
   registerIdentityCommands(program, io);
+  registerScanCommands(program, io);
   return program;
 }
 

@@ -87,6 +87,59 @@ export interface RepositoryInfo {
   public: boolean;
 }
 
+export type SeverityLevel = 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN';
+export interface ScanFinding {
+  id: string;
+  aliases: string[];
+  summary: string;
+  severity: SeverityLevel;
+  score?: number;
+  package: { type: string; name: string; version: string; purl: string; path: string; sourceName?: string };
+  installed: string;
+  fixed?: string;
+  layer: number;
+  layerDigest?: string;
+  firstSeen: string;
+  firstSeenImport: number | null;
+}
+export interface ScanReport {
+  repository: string;
+  digest: string;
+  index?: { digest: string; platform: string };
+  scannedAt: string;
+  matchedAt: string | null;
+  os: { id: string; versionId?: string; prettyName?: string } | null;
+  packageCount: number;
+  layers: { digest: string; packages: number }[];
+  ml: {
+    cuda: { version: string; via: string }[];
+    cudnn: { version: string; via: string }[];
+    nccl: { version: string; via: string }[];
+    frameworks: { name: string; version: string; cuda?: string }[];
+  };
+  summary: Record<SeverityLevel, number>;
+  findings: ScanFinding[];
+  warnings: string[];
+  vulnerabilityData: { importedAt: string | null; newestRecord: string | null; advisories: number };
+}
+export interface VulnDbImport {
+  id: number;
+  source: string;
+  records: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  rejected: number;
+  errors: string[];
+  newestModified: string | null;
+  rematch: { job?: number; inventories?: number; newFindings?: number };
+}
+export interface VulnDbStatus {
+  advisories: number;
+  withdrawn: number;
+  imports: { id: number; source: string; importedAt: string | null; newestRecord: string | null; records: number; added: number; updated: number; rejected: number }[];
+}
+
 export class WharfClient {
   readonly server: string;
   private readonly options: WharfClientOptions;
@@ -148,6 +201,37 @@ export class WharfClient {
   getRepository = (name: string) => this.request<RepositoryInfo>('GET', `/api/v1/repositories/${name}`);
   setRepositoryPublic = (name: string, isPublic: boolean) => this.request<RepositoryInfo>('PATCH', `/api/v1/repositories/${name}`, { public: isPublic });
   rotateSigningKey = () => this.request<{ kid: string }>('POST', '/api/v1/signing-keys/rotate');
+
+  // --- scanning (features/scan) ---
+  scan = (repo: string, reference: string, o: { force?: boolean; platform?: string } = {}) =>
+    this.request<ScanReport>('POST', `/api/v1/scans/${repo}`, { reference, ...o });
+  scanReport = (repo: string, reference: string, platform?: string) => this.request<ScanReport>('GET', `/api/v1/scans/${repo}${qs({ reference, platform })}`);
+  sbom = (repo: string, reference: string, format: 'spdx' | 'cyclonedx', platform?: string) =>
+    this.request<Record<string, unknown>>('GET', `/api/v1/sbom/${repo}${qs({ reference, format, platform })}`);
+  attachSbom = (repo: string, reference: string, format: 'spdx' | 'cyclonedx', platform?: string) =>
+    this.request<{ digest: string; subject: string; artifactType: string }>('POST', `/api/v1/sbom/${repo}`, { reference, format, ...(platform ? { platform } : {}) });
+  vulndbStatus = () => this.request<VulnDbStatus>('GET', '/api/v1/vulndb');
+
+  /** Sends OSV data (a zip archive, or one record per line) as a stream; large archives take long, so no timeout. */
+  async importVulnDb(source: string, body: ReadableStream<Uint8Array> | Uint8Array, contentType: 'application/zip' | 'application/x-ndjson'): Promise<VulnDbImport> {
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': contentType };
+    const auth = this.authorization();
+    if (auth) headers.authorization = auth;
+    let res: Response;
+    try {
+      res = await (this.options.fetch ?? fetch)(`${this.server}/api/v1/vulndb/imports${qs({ source })}`, {
+        method: 'POST',
+        headers,
+        body,
+        ...(body instanceof Uint8Array ? {} : { duplex: 'half' }),
+      } as RequestInit);
+    } catch (err) {
+      throw new WharfError('UNAVAILABLE', `cannot reach ${this.server}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    const text = await res.text();
+    if (!res.ok) throw errorFrom(res.status, text);
+    return JSON.parse(text) as VulnDbImport;
+  }
 
   // --- registry protocol ---
   /** A bearer token for `scopes` from the token endpoint (Basic credentials when the client has them). */

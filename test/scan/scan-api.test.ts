@@ -44,9 +44,10 @@ before(async () => {
 after(async () => h?.close());
 
 async function pushImageAs(harness: Harness, repo: string, tag: string, layers: Buffer[]) {
-  const headers = { authorization: ADMIN };
-  const app = { inject: (o: Parameters<Harness['app']['inject']>[0]) => harness.app.inject({ ...(o as object), headers: { ...((o as { headers?: object }).headers ?? {}), ...headers } } as never) };
-  return pushImage(app as never, repo, tag, {}, layers);
+  // the harness pushes without credentials; this app adds the admin's to every request
+  type InjectOptions = { headers?: Record<string, string> } & Record<string, unknown>;
+  const app = { inject: (o: InjectOptions) => harness.app.inject({ ...o, headers: { ...(o.headers ?? {}), authorization: ADMIN } } as never) };
+  return pushImage(app as unknown as Harness['app'], repo, tag, {}, layers);
 }
 
 describe('scanning over the API', () => {
