@@ -17,6 +17,7 @@ export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unk
       },
     };
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: plain(r.body) } } };
+    if (r.rawBody) op.requestBody = { required: true, content: Object.fromEntries(r.rawBody.contentTypes.map((t) => [t, { schema: { type: 'string', format: 'binary' } }])) };
     if (r.access({}, undefined).some((a) => a.kind !== 'none')) op.security = [{ basic: [] }];
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }
