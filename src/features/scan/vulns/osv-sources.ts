@@ -73,7 +73,7 @@ export async function* zipRecords(path: string, limits: SourceLimits = DEFAULT_S
 }
 
 /** Records of newline-delimited JSON; a line longer than the record limit is an error. */
-export async function* ndjsonRecords(stream: AsyncIterable<Buffer | string>, limits: SourceLimits = DEFAULT_SOURCE_LIMITS): AsyncGenerator<unknown> {
+export async function* ndjsonRecords(stream: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, limits: SourceLimits = DEFAULT_SOURCE_LIMITS): AsyncGenerator<unknown> {
   let pending = '';
   let line = 0;
   for await (const chunk of stream) {
