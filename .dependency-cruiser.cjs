@@ -28,6 +28,13 @@ module.exports = {
       to: { path: [layer('registry'), layer('auth'), layer('http'), layer('cli'), layer('features'), '^src/main\\.ts$'] },
     },
     {
+      name: 'registry-not-features',
+      comment: 'The core knows no feature: features plug in through interfaces the core defines (registry/push-policy.ts).',
+      severity: 'error',
+      from: { path: layer('registry') },
+      to: { path: [layer('features'), layer('auth')] },
+    },
+    {
       name: 'auth-not-http',
       comment: 'auth/ sits beside registry/: it decides, http/ speaks HTTP.',
       severity: 'error',

@@ -16,6 +16,12 @@ import { PasswordHasher } from './auth/password-hasher.js';
 import { TokenService } from './auth/token-service.js';
 import { buildApp } from './http/app.js';
 import { JobRunner } from './jobs/job-runner.js';
+import { createLifecycleFeature, type LifecycleFeature } from './features/lifecycle/lifecycle-feature.js';
+import { registerLifecycleJobs } from './features/lifecycle/lifecycle-jobs.js';
+import type { LifecycleAudit } from './features/lifecycle/cleanup-service.js';
+import { GarbageCollector } from './registry/gc.js';
+import { SqlGcStore } from './storage/metadata/sql-gc-store.js';
+import { SqlImageStore } from './storage/metadata/sql-image-store.js';
 import { ScanService } from './features/scan/scan-service.js';
 import { SqlScanStore } from './features/scan/sql-scan-store.js';
 import { SqlJobStore } from './storage/metadata/sql-job-store.js';
@@ -40,6 +46,10 @@ export interface Wharf {
   logger: Logger;
   /** background jobs: features register their handlers and schedules before listen() */
   jobs: JobRunner;
+  /** online garbage collection (also scheduled as the gc.run job) */
+  gc: GarbageCollector;
+  /** repositories, cleanup policies, namespaces, usage (features/lifecycle) */
+  lifecycle: LifecycleFeature;
   /** starts listening; resolves to the bound address, e.g. http://127.0.0.1:5000 */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -239,6 +249,45 @@ export function createScan(
 }
 
 /**
+ * Online GC (registry/gc.ts) and the lifecycle feature (features/lifecycle) over the metadata DB:
+ * the GC store is also the push path's blob holds, the feature gives the push policy and traffic
+ * counter the RegistryService is built with. Audit is attached once auth exists (setAudit).
+ */
+export function createLifecycle(
+  config: Config,
+  metadata: MetadataStore,
+  blobs: BlobStore,
+  logger: Logger,
+): { gcStore: SqlGcStore; gc: GarbageCollector; feature: LifecycleFeature; setAudit(audit: LifecycleAudit): void } {
+  if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'lifecycle and GC need the SQL metadata store');
+  const dialect = config.storage.metadata.driver === 'postgres' ? 'postgres' : 'sqlite';
+  const gcStore = new SqlGcStore(metadata.database, dialect);
+  const images = new SqlImageStore(metadata.database, dialect);
+  let audit: LifecycleAudit | undefined;
+  const feature = createLifecycleFeature({
+    database: metadata.database,
+    images,
+    settings: new SqlRepositorySettingsStore(metadata.database),
+    createRepositoriesOnPush: config.lifecycle.createRepositoriesOnPush,
+    pricing: config.lifecycle.pricing,
+    trafficFlushMs: config.lifecycle.trafficFlushSeconds * 1000,
+    audit: { record: (e) => audit?.record(e) },
+    onError: (err) => logger.error({ err }, 'writing pull counts failed'),
+  });
+  const gc = new GarbageCollector({
+    store: gcStore,
+    images,
+    blobs,
+    graceMs: config.gc.graceSeconds * 1000,
+    untaggedManifests: config.gc.untaggedManifests,
+    untaggedGraceMs: (config.gc.untaggedGraceSeconds ?? config.gc.graceSeconds) * 1000,
+    sweepOrphanBytes: config.gc.sweepOrphanBytes,
+    logger: logger.child({ component: 'gc' }),
+  });
+  return { gcStore, gc, feature, setAudit: (a) => (audit = a) };
+}
+
+/**
  * Who this replica is in upload leases: the same after a restart (so it can free what it held),
  * different from every other replica (host name, plus the listen address for several on one host).
  */
@@ -254,17 +303,28 @@ export async function createWharf(
   const logger = options.logger ?? createLogger(config);
   const stores = await openStores(config, options.env);
   const { metadata, blobs } = stores;
+  const lifecycle = createLifecycle(config, metadata, blobs, logger);
   const registry = new RegistryService({
     metadata,
     blobs,
     uploads: blobs,
     manifestMaxBytes: config.http.bodyLimitManifest,
     replicaId: replicaIdOf(config),
+    pushPolicy: lifecycle.feature.pushPolicy,
+    holds: lifecycle.gcStore,
+    traffic: lifecycle.feature.traffic,
   });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   const auth = await createAuth(config, metadata, logger, options.announce ?? ((line) => process.stdout.write(line)));
   const jobs = createJobRunner(config, metadata, logger);
   const scan = createScan(config, registry, metadata, auth.settings, jobs.runner, logger);
+  lifecycle.setAudit(auth.audit);
+  registerLifecycleJobs(jobs.runner, lifecycle.feature.cleanup, { cleanupIntervalMs: config.lifecycle.cleanupIntervalSeconds * 1000 });
+  jobs.runner.register('gc.run', async (payload, ctx) => {
+    const dryRun = (payload as { dryRun?: unknown } | null)?.dryRun === true;
+    await lifecycle.gc.run({ dryRun, trigger: 'schedule', signal: ctx.signal });
+  });
+  if (config.gc.enabled) jobs.runner.every('gc', config.gc.intervalSeconds * 1000, 'gc.run');
   let ready = false;
   const tls = config.http.tls;
   const app = buildApp({
@@ -282,6 +342,8 @@ export async function createWharf(
     isReady: () => ready,
     jobs: jobs.store,
     scan,
+    lifecycle: lifecycle.feature,
+    gc: lifecycle.gc,
   });
 
   const maxAgeMs = config.uploads.maxAgeSeconds * 1000;
@@ -293,6 +355,7 @@ export async function createWharf(
       logger.error({ err }, 'reclaiming abandoned uploads failed');
     }
     await auth.housekeeping().catch((err: unknown) => logger.error({ err }, 'identity housekeeping failed'));
+    await lifecycle.gc.recover().catch((err: unknown) => logger.error({ err }, 'finishing an interrupted GC failed'));
   };
   const timer = setInterval(() => void reclaim(), config.uploads.reclaimIntervalSeconds * 1000);
   timer.unref();
@@ -304,6 +367,8 @@ export async function createWharf(
     blobs,
     logger,
     jobs: jobs.runner,
+    gc: lifecycle.gc,
+    lifecycle: lifecycle.feature,
     async listen() {
       // SQLite: this is the only process there can be, so every lease is a dead one's
       const released = await registry.releaseLeasesOfEarlierLife(config.storage.metadata.driver === 'sqlite');
@@ -322,6 +387,7 @@ export async function createWharf(
       await app.close();
       await auth.audit.flush();
       await registry.close();
+      await lifecycle.feature.close().catch((err: unknown) => logger.error({ err }, 'writing pull counts failed'));
       await stores.close();
     },
   };

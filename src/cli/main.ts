@@ -10,6 +10,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerFsckCommand } from './commands/fsck.js';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerRepositoryCommands } from './commands/repository.js';
 import { registerScanCommands } from './commands/scan.js';
 import { registerServeCommand } from './commands/serve.js';
 import { EXIT, type CliIO } from './io.js';
@@ -25,6 +26,7 @@ export function buildCli(io: CliIO): Command {
   registerConfigCommands(program, io);
   registerLoginCommands(program, io);
   registerIdentityCommands(program, io);
+  registerRepositoryCommands(program, io);
   registerScanCommands(program, io);
   return program;
 }

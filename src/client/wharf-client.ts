@@ -85,6 +85,128 @@ export interface Page<T> {
 export interface RepositoryInfo {
   name: string;
   public: boolean;
+  description?: string;
+  labels?: Record<string, string>;
+  immutableTags?: boolean;
+  immutableTagExclusions?: string[];
+  quotaBytes?: number | null;
+  scanOnPush?: boolean;
+}
+/** The settings of POST /api/v1/repositories and PATCH (null resets a setting). */
+export interface RepositorySettingsInput {
+  description?: string | null;
+  labels?: Record<string, string> | null;
+  public?: boolean;
+  immutableTags?: boolean;
+  immutableTagExclusions?: string[] | null;
+  quotaBytes?: number | null;
+  scanOnPush?: boolean;
+}
+export interface RepositoryDetail extends Required<Omit<RepositoryInfo, 'quotaBytes'>> {
+  quotaBytes: number | null;
+  createdAt: string;
+  usage: { storedBytes: number; quotaBytes: number | null; images: number; tags: number; namespaces: { namespace: string; quotaBytes: number; usedBytes: number }[] };
+  cleanupPolicy: { format: string; dryRun: boolean; updatedAt: string; updatedBy: string | null } | null;
+}
+export interface TagEventInfo {
+  id: number;
+  tag: string;
+  from: string | null;
+  to: string | null;
+  at: string;
+}
+export interface ImageInfo {
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  tags: string[];
+  sizeBytes: number;
+  pushedAt: string;
+  lastPulledAt: string | null;
+  children: number;
+  subject: string | null;
+}
+export interface NamespaceInfo {
+  namespace: string;
+  quotaBytes: number | null;
+  createOnPush: boolean | null;
+  usedBytes: number;
+  updatedAt: number;
+  updatedBy: string | null;
+}
+export interface CleanupDecision {
+  digest: string;
+  tags: string[];
+  pushedAt: string;
+  lastPulledAt: string | null;
+  rule: string;
+  keptBecause?: string;
+}
+export interface CleanupReport {
+  repository: string;
+  dryRun: boolean;
+  evaluatedAt: string;
+  images: number;
+  delete: CleanupDecision[];
+  kept: CleanupDecision[];
+  skipped: { digest: string; reason: string }[];
+  deleted: number;
+}
+export interface CleanupPolicyInfo {
+  format: 'artifact-registry' | 'ecr';
+  policy: unknown;
+  keepPulledWithinDays?: number;
+  keepProtectedTags?: boolean;
+  dryRun?: boolean;
+  updatedAt: string;
+  updatedBy: string | null;
+}
+export interface Cost {
+  storage: number;
+  egress: number;
+  total: number;
+}
+export interface UsageReport {
+  period: { from: string; to: string; days: number };
+  pricing: { storagePerGiBMonth: number; egressPerGiB: number; currency: string };
+  repositories: {
+    repository: string;
+    storedBytes: number;
+    uniqueBytes: number;
+    sharedBytes: number;
+    logicalBytes: number;
+    images: number;
+    tags: number;
+    pulls: number;
+    egressBytes: number;
+    quotaBytes: number | null;
+    monthlyCost: Cost;
+  }[];
+  totals?: {
+    repositories: number;
+    images: number;
+    blobs: number;
+    physicalBytes: number;
+    storedBytes: number;
+    logicalBytes: number;
+    dedupRatio: number;
+    pulls: number;
+    egressBytes: number;
+    monthlyCost: Cost;
+  };
+}
+export interface GcReport {
+  dryRun: boolean;
+  startedAt: string;
+  durationMs: number;
+  manifestsDeleted: number;
+  linksRemoved: number;
+  blobsDeleted: number;
+  bytesReclaimed: number;
+  orphanBlobsDeleted: number;
+  orphanBytesReclaimed: number;
+  tombstonesRecovered: number;
+  manifests: { repository: string; digest: string }[];
 }
 
 export type SeverityLevel = 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN';
@@ -198,8 +320,34 @@ export class WharfClient {
   revokeBinding = (id: number) => this.request<void>('DELETE', `/api/v1/role-bindings/${id}`);
   audit = (f: AuditFilter = {}) => this.request<Page<AuditEvent>>('GET', `/api/v1/audit${qs(f)}`);
   listRepositories = (q: { limit?: number; after?: string } = {}) => this.request<Page<RepositoryInfo>>('GET', `/api/v1/repositories${qs(q)}`);
-  getRepository = (name: string) => this.request<RepositoryInfo>('GET', `/api/v1/repositories/${name}`);
-  setRepositoryPublic = (name: string, isPublic: boolean) => this.request<RepositoryInfo>('PATCH', `/api/v1/repositories/${name}`, { public: isPublic });
+  getRepository = (name: string) => this.request<RepositoryDetail>('GET', `/api/v1/repositories/${name}`);
+  setRepositoryPublic = (name: string, isPublic: boolean) => this.request<RepositoryDetail>('PATCH', `/api/v1/repositories/${name}`, { public: isPublic });
+  createRepository = (name: string, settings: RepositorySettingsInput = {}) =>
+    this.request<RepositoryDetail>('POST', '/api/v1/repositories', { name, ...settings });
+  updateRepository = (name: string, patch: RepositorySettingsInput) => this.request<RepositoryDetail>('PATCH', `/api/v1/repositories/${name}`, patch);
+  deleteRepository = (name: string) => this.request<void>('DELETE', `/api/v1/repositories/${name}`);
+  tagHistory = (name: string, q: { tag?: string; before?: number; limit?: number } = {}) =>
+    this.request<{ items: TagEventInfo[]; next?: number }>('GET', `/api/v1/tag-history/${name}${qs(q)}`);
+  listImages = (name: string, q: { limit?: number; after?: string; tagged?: boolean } = {}) =>
+    this.request<{ items: ImageInfo[]; more: boolean }>('GET', `/api/v1/images/${name}${qs(q)}`);
+  listNamespaces = () => this.request<{ items: NamespaceInfo[] }>('GET', '/api/v1/namespaces');
+  getNamespace = (ns: string) => this.request<NamespaceInfo>('GET', `/api/v1/namespaces/${ns}`);
+  setNamespace = (ns: string, s: { quotaBytes?: number | null; createOnPush?: boolean | null }) => this.request<NamespaceInfo>('PUT', `/api/v1/namespaces/${ns}`, s);
+  deleteNamespace = (ns: string) => this.request<void>('DELETE', `/api/v1/namespaces/${ns}`);
+  getCleanupPolicy = (name: string) => this.request<CleanupPolicyInfo>('GET', `/api/v1/cleanup-policies/${name}`);
+  setCleanupPolicy = (name: string, document: unknown) => this.request<CleanupPolicyInfo>('PUT', `/api/v1/cleanup-policies/${name}`, document);
+  deleteCleanupPolicy = (name: string) => this.request<void>('DELETE', `/api/v1/cleanup-policies/${name}`);
+  /** What the stored policy (or `document`, not stored) would delete now. */
+  cleanupDryRun = (name: string, document?: unknown) =>
+    this.request<CleanupReport>('POST', `/api/v1/cleanup-dry-runs/${name}`, document === undefined ? {} : { policy: document });
+  runCleanup = (name: string) => this.request<CleanupReport>('POST', `/api/v1/cleanup-runs/${name}`);
+  usage = (q: { days?: number; repository?: string } = {}) => this.request<UsageReport>('GET', `/api/v1/usage${qs(q)}`);
+  runGc = (o: { dryRun?: boolean } = {}) => this.request<GcReport>('POST', '/api/v1/gc', o);
+  gcRuns = (limit?: number) =>
+    this.request<{ items: { id: number; trigger: string; dryRun: boolean; startedAt: string; finishedAt: string | null; report: GcReport | null; error: string | null }[] }>(
+      'GET',
+      `/api/v1/gc/runs${qs({ limit })}`,
+    );
   rotateSigningKey = () => this.request<{ kid: string }>('POST', '/api/v1/signing-keys/rotate');
 
   // --- scanning (features/scan) ---

@@ -356,6 +356,62 @@ export const ConfigSchema = section(
         { description: 'Vulnerability scanning (features/scan): limits on reading layers. Absent keys take their defaults.' },
       ),
     ),
+    gc: section(
+      {
+        enabled: Type.Boolean({ default: false, description: 'Run online garbage collection on a schedule; off by default until GC has its concurrency stress test (on demand, POST /api/v1/gc or wharf gc, works either way).' }),
+        intervalSeconds: Type.Integer({ default: 86_400, minimum: 60, description: 'How often the scheduled GC runs (once across replicas).' }),
+        graceSeconds: Type.Integer({
+          default: 86_400,
+          minimum: 0,
+          description:
+            'A blob (or repository link) pushed or mounted less than this long ago is never collected: clients push blobs before the manifest that needs them. 0 only for tests.',
+        }),
+        untaggedManifests: Type.Boolean({
+          default: false,
+          description: 'Also delete untagged manifests that no tagged or recent manifest keeps (as an index child or a referrer of its subject).',
+        }),
+        untaggedGraceSeconds: Type.Optional(
+          Type.Integer({ minimum: 0, description: 'An untagged manifest younger than this is kept (default: graceSeconds).' }),
+        ),
+        sweepOrphanBytes: Type.Boolean({
+          default: true,
+          description: 'Also delete bytes in the blob store that no blob row names (left by a crash between publishing and committing).',
+        }),
+      },
+      { description: 'Online garbage collection (registry/gc.ts; DESIGN.md invariant 5).' },
+    ),
+    lifecycle: section(
+      {
+        createRepositoriesOnPush: Type.Boolean({
+          default: true,
+          description: 'A push may create a repository that does not exist (namespace settings can override per namespace).',
+        }),
+        cleanupIntervalSeconds: Type.Integer({
+          default: 86_400,
+          minimum: 60,
+          description: 'How often repositories with a cleanup policy are cleaned (once across replicas).',
+        }),
+        trafficFlushSeconds: Type.Integer({
+          default: 30,
+          minimum: 1,
+          maximum: 3600,
+          description: 'How often counted pulls and egress bytes are written to the DB (a crash loses at most this much counting).',
+        }),
+        pricing: section(
+          {
+            storagePerGiBMonth: Type.Number({
+              default: 0.1,
+              minimum: 0,
+              description: 'Price of storing one GiB for a month (default 0.10, Artifact Registry list price).',
+            }),
+            egressPerGiB: Type.Number({ default: 0.12, minimum: 0, description: 'Price of one GiB sent to clients (default 0.12, internet egress list price).' }),
+            currency: Type.String({ default: 'USD', pattern: '^[A-Z]{3}$', description: 'Currency code the prices are in (shown with costs).' }),
+          },
+          { description: 'Prices for the monthly cost estimate of wharf usage and /api/v1/usage.' },
+        ),
+      },
+      { description: 'Repositories and their lifecycle: implicit creation, cleanup policies, usage and cost (features/lifecycle).' },
+    ),
     pagination: section(
       {
         defaultPageSize: Type.Integer({

@@ -139,6 +139,23 @@ export const ERROR_CODES = {
     message: 'request body invalid',
     description: 'A JSON body (or query) of the management API is malformed, has unknown fields, or values out of range; every problem is listed in detail.',
   },
+  TAG_IMMUTABLE: {
+    status: 409,
+    message: 'tag is immutable',
+    description:
+      'The repository makes this tag immutable (immutable tags, minus their exclusion patterns): it cannot be moved to another manifest or deleted. Re-pushing the manifest it points to succeeds. The detail names the tag, the rule and the digest it points to.',
+  },
+  QUOTA_EXCEEDED: {
+    status: 403,
+    message: 'storage quota exceeded',
+    description:
+      'The push would take a repository or namespace over its storage quota (counted once per distinct blob); nothing was stored. The detail names the quota, its limit, the usage and the size of the push.',
+  },
+  POLICY_INVALID: {
+    status: 400,
+    message: 'cleanup policy invalid',
+    description: 'A cleanup policy document (Artifact Registry or ECR format) is malformed or breaks a rule of its format; the detail lists every problem with a JSON pointer to the offending field.',
+  },
   RESOURCE_UNKNOWN: {
     status: 404,
     message: 'resource unknown',

@@ -3,6 +3,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { JobStore } from '../storage/metadata/job-store.js';
 import type { ScanService } from '../features/scan/scan-service.js';
+import type { LifecycleFeature } from '../features/lifecycle/lifecycle-feature.js';
+import type { GarbageCollector } from '../registry/gc.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import type { WharfMetrics } from '../observability/metrics.js';
 import { WharfError } from '../errors/wharf-error.js';
@@ -34,6 +36,10 @@ export interface AppDeps extends Omit<V2Options, 'gate'> {
   jobs?: Pick<JobStore, 'list' | 'find'>;
   /** vulnerability scanning and SBOMs under /api/v1 (absent in protocol-only tests) */
   scan?: ScanService;
+  /** repositories, cleanup policies, namespaces, usage under /api/v1 (absent in protocol-only tests) */
+  lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
+  /** online GC under /api/v1/gc */
+  gc?: GarbageCollector;
   /** false while starting or draining; /readyz answers 503 */
   isReady?: () => boolean;
 }
@@ -111,7 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   if (deps.auth) {
     void app.register(tokenPlugin, { gate });
-    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, pagination: deps.pagination });
+    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, lifecycle: deps.lifecycle, gc: deps.gc, pagination: deps.pagination });
   }
   void app.register(v2Plugin, {
     gate,

@@ -6,6 +6,7 @@ import { MediaTypes } from '../domain/media-types.js';
 import type { Reference } from '../domain/names.js';
 import { WharfError, isWharfError } from '../errors/wharf-error.js';
 import type { BlobStore, ByteRange, UploadStore } from '../storage/blob/blob-store.js';
+import type { BlobHolds } from '../storage/metadata/gc-store.js';
 import type {
   BlobRecord,
   ManifestWithContent,
@@ -14,6 +15,7 @@ import type {
   PageRequest,
   UploadRecord,
 } from '../storage/metadata/metadata-store.js';
+import type { PushPolicy, TrafficObserver } from './push-policy.js';
 
 /**
  * The registry core: coordinates the blob store (bytes) and the metadata store (truth) for
@@ -33,6 +35,12 @@ export interface RegistryServiceOptions {
   uploadLeaseMs?: number;
   /** names this replica in its lease tokens, the same across restarts (host and listen address) */
   replicaId?: string;
+  /** repository creation, quotas and immutable tags (issue 5); absent = every push allowed */
+  pushPolicy?: PushPolicy;
+  /** holds a digest while its bytes are published and committed, so online GC leaves it alone (gc.ts) */
+  holds?: BlobHolds;
+  /** told about pulls and egress bytes (usage accounting) */
+  traffic?: TrafficObserver;
 }
 
 export interface AppendRange {
@@ -68,6 +76,9 @@ export class RegistryService {
   private readonly manifestMaxBytes: number;
   private readonly uploadLeaseMs: number;
   private readonly replicaId: string;
+  private readonly pushPolicy?: PushPolicy;
+  private readonly holds?: BlobHolds;
+  private readonly traffic?: TrafficObserver;
   /** appends and commits running in this process (the lease in the DB is what excludes others) */
   private activeUploads = 0;
   private readonly pushListeners: ManifestPushedListener[] = [];
@@ -83,6 +94,9 @@ export class RegistryService {
     this.manifestMaxBytes = options.manifestMaxBytes ?? MAX_MANIFEST_BYTES;
     this.uploadLeaseMs = options.uploadLeaseMs ?? 30_000;
     this.replicaId = (options.replicaId ?? 'wharf').replace(/\s/g, '_');
+    this.pushPolicy = options.pushPolicy;
+    this.holds = options.holds;
+    this.traffic = options.traffic;
     this.flushTimer = setInterval(() => void this.flushPulled().catch(() => undefined), options.pullFlushIntervalMs ?? 30_000);
     this.flushTimer.unref();
   }
@@ -118,9 +132,15 @@ export class RegistryService {
     return m;
   }
 
-  /** Records a pull for lifecycle policies; buffered, never blocks the response. */
-  notePulled(repository: string, digest: Digest): void {
+  /** Records a pull (`bytes`: the manifest sent) for lifecycle policies and usage; buffered, never blocks the response. */
+  notePulled(repository: string, digest: Digest, bytes = 0): void {
     this.pulled.set(`${repository}@${digest}`, { repository, digest, at: this.now() });
+    this.traffic?.manifestServed(repository, digest, bytes);
+  }
+
+  /** Records blob bytes served (usage and cost); buffered by the observer. */
+  noteBlobServed(repository: string, digest: Digest, bytes: number): void {
+    this.traffic?.blobServed(repository, digest, bytes);
   }
 
   async flushPulled(): Promise<void> {
@@ -143,6 +163,8 @@ export class RegistryService {
       throw new WharfError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${ref.digest}`);
     }
     const parsed = parseManifest(content, contentType, this.manifestMaxBytes);
+    await this.pushPolicy?.checkRepository(repository);
+    const tagProtection = ref.kind === 'tag' ? await this.pushPolicy?.tagProtection(repository, ref.tag) : undefined;
     const result = await this.metadata.putManifest({
       repository,
       digest,
@@ -156,6 +178,7 @@ export class RegistryService {
         .filter((r) => r.mustExist)
         .map((r) => ({ kind: r.kind, digest: r.descriptor.digest, size: r.descriptor.size })),
       tag: ref.kind === 'tag' ? ref.tag : undefined,
+      tagProtection,
     });
     const event: ManifestPushed = {
       repository,
@@ -176,6 +199,12 @@ export class RegistryService {
   }
 
   async deleteManifest(repository: string, ref: Reference): Promise<void> {
+    if (ref.kind === 'tag') {
+      const rule = await this.pushPolicy?.tagProtection(repository, ref.tag);
+      if (rule !== undefined) {
+        throw new WharfError('TAG_IMMUTABLE', `tag ${ref.tag} is immutable in repository ${repository} (${rule}): it cannot be deleted`, { tag: ref.tag, rule });
+      }
+    }
     const deleted =
       ref.kind === 'digest'
         ? await this.metadata.deleteManifest(repository, ref.digest)
@@ -217,6 +246,11 @@ export class RegistryService {
 
   /** Cross-repository mount. Returns undefined when the blob is not mountable (the caller starts an upload instead). */
   async mountBlob(repository: string, digest: Digest, fromRepository?: string): Promise<BlobRecord | undefined> {
+    if (this.pushPolicy) {
+      await this.pushPolicy.checkRepository(repository);
+      const existing = await this.metadata.findBlob(digest);
+      if (existing) await this.pushPolicy.checkBlob(repository, digest, existing.size);
+    }
     const blob = await this.metadata.linkBlob(repository, digest, fromRepository);
     if (!blob) return undefined;
     // the row says it exists; make sure the bytes agree before handing out a link to them
@@ -230,6 +264,7 @@ export class RegistryService {
   // --- uploads ---
 
   async startUpload(repository: string): Promise<UploadRecord> {
+    await this.pushPolicy?.checkRepository(repository, { quota: true });
     const id = randomUUID();
     const record = await this.metadata.createUpload(id, repository); // row first: a file without a row is an orphan
     await this.uploads.create(id);
@@ -258,8 +293,16 @@ export class RegistryService {
   ): Promise<BlobRecord> {
     return this.withUpload(repository, id, async (upload) => {
       const current = body ? await this.appendLocked(upload, body, range) : upload;
-      await this.uploads.commit(id, current.size, digest);
-      await this.metadata.commitBlob(repository, digest, current.size, id);
+      // quotas are checked before the bytes are published; the hold keeps GC off the digest
+      // from before the bytes land until after their row is committed (gc.ts)
+      await this.pushPolicy?.checkBlob(repository, digest, current.size);
+      const hold = await this.holds?.holdBlob(digest);
+      try {
+        await this.uploads.commit(id, current.size, digest);
+        await this.metadata.commitBlob(repository, digest, current.size, id);
+      } finally {
+        if (hold !== undefined) await this.holds!.releaseBlobHold(hold).catch(() => undefined);
+      }
       return { digest, size: current.size, createdAt: this.now() };
     });
   }

@@ -15,8 +15,8 @@ import { TEST_ADMIN_PASSWORD, basic } from '../support/auth-stack.js';
 type Need = 'none' | 'authenticated' | 'admin' | 'self' | 'pull' | 'push' | 'delete' | 'settings' | 'pull+push';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
-/** route id -> what it needs, and a sample request ({repo} is the target repository). */
-const SPEC: Record<string, { need: Need; method: string; url: string }> = {
+/** route id -> what it needs, and a sample request ({repo} is the target repository, also in a JSON body). */
+const SPEC: Record<string, { need: Need; method: string; url: string; body?: Record<string, unknown> }> = {
   catalog: { need: 'authenticated', method: 'GET', url: '/v2/_catalog' },
   'manifest.get': { need: 'pull', method: 'GET', url: '/v2/{repo}/manifests/v1' },
   'manifest.head': { need: 'pull', method: 'HEAD', url: '/v2/{repo}/manifests/v1' },
@@ -62,6 +62,23 @@ const SPEC: Record<string, { need: Need; method: string; url: string }> = {
   'api.sbom.attach': { need: 'pull+push', method: 'POST', url: '/api/v1/sbom/{repo}' },
   'api.vulndb.status': { need: 'authenticated', method: 'GET', url: '/api/v1/vulndb' },
   'api.vulndb.import': { need: 'admin', method: 'POST', url: '/api/v1/vulndb/imports?source=x' },
+  'api.repos.create': { need: 'settings', method: 'POST', url: '/api/v1/repositories', body: { name: '{repo}' } },
+  'api.tags.history': { need: 'pull', method: 'GET', url: '/api/v1/tag-history/{repo}' },
+  'api.images.list': { need: 'pull', method: 'GET', url: '/api/v1/images/{repo}' },
+  'api.policy.get': { need: 'pull', method: 'GET', url: '/api/v1/cleanup-policies/{repo}' },
+  'api.policy.put': { need: 'settings', method: 'PUT', url: '/api/v1/cleanup-policies/{repo}' },
+  'api.policy.delete': { need: 'settings', method: 'DELETE', url: '/api/v1/cleanup-policies/{repo}' },
+  'api.policy.dry-run': { need: 'settings', method: 'POST', url: '/api/v1/cleanup-dry-runs/{repo}' },
+  'api.policy.run': { need: 'delete', method: 'POST', url: '/api/v1/cleanup-runs/{repo}' },
+  'api.usage': { need: 'authenticated', method: 'GET', url: '/api/v1/usage' },
+  'api.namespaces.list': { need: 'admin', method: 'GET', url: '/api/v1/namespaces' },
+  'api.namespaces.get': { need: 'admin', method: 'GET', url: '/api/v1/namespaces/team' },
+  'api.namespaces.put': { need: 'admin', method: 'PUT', url: '/api/v1/namespaces/team' },
+  'api.namespaces.delete': { need: 'admin', method: 'DELETE', url: '/api/v1/namespaces/team' },
+  'api.gc.run': { need: 'admin', method: 'POST', url: '/api/v1/gc' },
+  'api.gc.runs': { need: 'admin', method: 'GET', url: '/api/v1/gc/runs' },
+  // last: it deletes the target repository for whoever may
+  'api.repos.delete': { need: 'delete', method: 'DELETE', url: '/api/v1/repositories/{repo}' },
   'api.jobs.list': { need: 'admin', method: 'GET', url: '/api/v1/jobs' },
   'api.jobs.get': { need: 'admin', method: 'GET', url: '/api/v1/jobs/1' },
 };
@@ -149,7 +166,9 @@ describe('authorization matrix', () => {
       for (const [id, spec] of Object.entries(SPEC)) {
         const url = spec.url.replace('{repo}', s.repo);
         const headers: Record<string, string> = s.user ? { authorization: basic(s.user, `${s.user}-pw-1234`) } : {};
-        const res = await h.app.inject({ method: spec.method as 'GET', url, headers });
+        const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body).replaceAll('{repo}', s.repo);
+        if (payload !== undefined) headers['content-type'] = 'application/json';
+        const res = await h.app.inject({ method: spec.method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) });
         const allow = expected(s, spec.need);
         const got = res.statusCode;
         if (allow && (got === 401 || got === 403)) failures.push(`${id}: expected allowed, got ${got} ${res.body.slice(0, 120)}`);

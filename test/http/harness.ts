@@ -13,6 +13,11 @@ import { digestOf } from '../../src/domain/digest.js';
 import { buildAuthStack, type AuthStack, type AuthStackOptions } from '../support/auth-stack.js';
 import { ScanService } from '../../src/features/scan/scan-service.js';
 import { SqlScanStore } from '../../src/features/scan/sql-scan-store.js';
+import { createLifecycleFeature, type LifecycleFeature } from '../../src/features/lifecycle/lifecycle-feature.js';
+import { GarbageCollector } from '../../src/registry/gc.js';
+import { SqlGcStore } from '../../src/storage/metadata/sql-gc-store.js';
+import { SqlImageStore } from '../../src/storage/metadata/sql-image-store.js';
+import { SqlRepositorySettingsStore } from '../../src/storage/metadata/repository-settings-store.js';
 
 /** An app over a real fs blob store and SQLite in a scratch directory, driven by app.inject. */
 export interface Harness {
@@ -25,6 +30,10 @@ export interface Harness {
   auth?: AuthStack;
   /** the scanner (/api/v1/scans, /sbom, /vulndb), without a job queue: re-matching runs inline */
   scan: ScanService;
+  /** repositories, policies, usage (features/lifecycle), with the push policy on the registry */
+  lifecycle: LifecycleFeature;
+  /** online GC with a grace period of 0 (tests push, then collect at once) */
+  gc: GarbageCollector;
   close(): Promise<void>;
 }
 
@@ -34,6 +43,10 @@ export interface HarnessOptions {
   isReady?: () => boolean;
   /** authentication on, admin user `admin` / TEST_ADMIN_PASSWORD */
   auth?: AuthStackOptions;
+  /** lifecycle.createRepositoriesOnPush (default true) */
+  createRepositoriesOnPush?: boolean;
+  /** a clock for the lifecycle feature and GC (policies' ages, grace periods) */
+  now?: () => number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -42,7 +55,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   await blobs.init();
   const metadata = openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
   await metadata.migrate();
-  const registry = new RegistryService({ metadata, blobs, uploads: blobs });
+  const gcStore = new SqlGcStore(metadata.database, 'sqlite', { now: options.now });
+  const images = new SqlImageStore(metadata.database, 'sqlite', options.now);
+  const lifecycle = createLifecycleFeature({
+    database: metadata.database,
+    images,
+    settings: new SqlRepositorySettingsStore(metadata.database, options.now),
+    createRepositoriesOnPush: options.createRepositoriesOnPush ?? true,
+    pricing: { storagePerGiBMonth: 0.1, egressPerGiB: 0.12, currency: 'USD' },
+    trafficFlushMs: 60_000,
+    now: options.now,
+    // auth is built below; the audit is only written after start
+    audit: { record: (e) => auth?.audit.record(e) },
+  });
+  const gc = new GarbageCollector({ store: gcStore, images, blobs, graceMs: 0, untaggedManifests: true, now: options.now });
+  const registry = new RegistryService({ metadata, blobs, uploads: blobs, pushPolicy: lifecycle.pushPolicy, holds: gcStore, traffic: lifecycle.traffic });
   const auth = options.auth ? await buildAuthStack(metadata, options.auth) : undefined;
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress, defaultMetrics: false });
   const scan = new ScanService({ registry, store: new SqlScanStore(metadata.database), ...(auth ? { settings: auth.settings } : {}) });
@@ -52,6 +79,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     metrics,
     registry,
     scan,
+    lifecycle,
+    gc,
     ...(auth ? { auth } : {}),
     pagination: { defaultPageSize: 100, maxPageSize: options.maxPageSize ?? 1000 },
     manifestBodyLimit: 4 * 1024 * 1024,
@@ -63,6 +92,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     registry,
     metadata,
     scan,
+    lifecycle,
+    gc,
     blobs,
     dir,
     auth,
@@ -70,6 +101,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await app.close();
       await auth?.audit.flush();
       await registry.close();
+      await lifecycle.close();
       await metadata.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -71,6 +71,13 @@ describe('loadConfig: defaults', () => {
         metadata: { driver: 'sqlite', path: join(root, 'data', 'wharf.db') },
       },
       uploads: { maxAgeSeconds: 86_400, reclaimIntervalSeconds: 600 },
+      gc: { enabled: false, intervalSeconds: 86_400, graceSeconds: 86_400, untaggedManifests: false, sweepOrphanBytes: true },
+      lifecycle: {
+        createRepositoriesOnPush: true,
+        cleanupIntervalSeconds: 86_400,
+        trafficFlushSeconds: 30,
+        pricing: { storagePerGiBMonth: 0.1, egressPerGiB: 0.12, currency: 'USD' },
+      },
       pagination: { defaultPageSize: 100, maxPageSize: 10_000 },
     });
   });
@@ -575,7 +582,7 @@ describe('configJsonSchema', () => {
       for (const [k, v] of Object.entries(n)) visit(v, `${path}/${k}`);
     };
     visit(schema, '');
-    assert.equal(objects, 16); // incl. storage.metadata.postgres, storage.blob.s3(.presignedRedirect), auth, auth.token, auth.loginBackoff, scan
+    assert.equal(objects, 19); // incl. storage.metadata.postgres, storage.blob.s3(.presignedRedirect), auth, auth.token, auth.loginBackoff, scan, gc, lifecycle(.pricing)
   });
 
   it('requires only what a file must spell out', () => {

@@ -4,7 +4,7 @@ import { WharfError } from '../../errors/wharf-error.js';
 import type { CliIO } from '../io.js';
 import { clientFor, print, table, withClientFlags, type ClientFlags } from './client-context.js';
 
-/** `wharf user ...`, `wharf sa ...`, `wharf role ...`, `wharf audit`, `wharf repo visibility`: clients of /api/v1. */
+/** `wharf user ...`, `wharf sa ...`, `wharf role ...`, `wharf audit`: clients of /api/v1 (`wharf repo ...`: repository.ts). */
 export function registerIdentityCommands(program: Command, io: CliIO): void {
   const principals = (rows: Principal[]): string =>
     table([['NAME', 'DISABLED', 'CREATED', 'DESCRIPTION'], ...rows.map((p) => [p.name, String(p.disabled), p.createdAt, p.description ?? ''])]);
@@ -139,17 +139,4 @@ export function registerIdentityCommands(program: Command, io: CliIO): void {
       ]),
     );
   });
-
-  const repo = program.command('repo').description('repositories');
-  withClientFlags(repo.command('list').description('repositories you may pull, with visibility')).action(async (opts: ClientFlags) => {
-    const page = await clientFor(opts, io).listRepositories({ limit: 1000 });
-    print(io, opts, page, () => table([['NAME', 'VISIBILITY'], ...page.items.map((r) => [r.name, r.public ? 'public' : 'private'])]));
-  });
-  withClientFlags(repo.command('visibility <name> <visibility>').description('public (anonymous pull) or private (repoAdmin or admin)')).action(
-    async (name: string, visibility: string, opts: ClientFlags) => {
-      if (visibility !== 'public' && visibility !== 'private') throw new WharfError('REQUEST_INVALID', 'visibility is public or private');
-      const r = await clientFor(opts, io).setRepositoryPublic(name, visibility === 'public');
-      done(opts, r, `${r.name} is ${r.public ? 'public' : 'private'}`);
-    },
-  );
 }

@@ -1,7 +1,9 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Access } from '../../auth/access.js';
+import type { LifecycleFeature } from '../../features/lifecycle/lifecycle-feature.js';
 import type { ScanService } from '../../features/scan/scan-service.js';
+import type { GarbageCollector } from '../../registry/gc.js';
 import type { RegistryService } from '../../registry/registry-service.js';
 import type { JobStore } from '../../storage/metadata/job-store.js';
 import type { AuthGate, HttpAuthDeps } from '../auth-gate.js';
@@ -14,6 +16,10 @@ export interface ApiOptions {
   jobs?: Pick<JobStore, 'list' | 'find'>;
   /** vulnerability scanning and SBOMs (features/scan); absent in protocol-only tests */
   scan?: ScanService;
+  /** repositories, cleanup policies, namespaces, usage (features/lifecycle); absent in protocol-only tests */
+  lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
+  /** online garbage collection (registry/gc.ts) */
+  gc?: GarbageCollector;
   pagination: { defaultPageSize: number; maxPageSize: number };
 }
 

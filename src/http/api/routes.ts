@@ -2,10 +2,13 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { Access } from '../../auth/access.js';
 import { principalView } from '../../auth/identity-service.js';
 import { formatScope } from '../../auth/roles.js';
-import { parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
 import { JOB_ROUTES } from './job-routes.js';
+import { CLEANUP_ROUTES } from './cleanup-routes.js';
+import { GC_ROUTES } from './gc-routes.js';
+import { REPOSITORY_ROUTES } from './repository-routes.js';
+import { USAGE_ROUTES } from './usage-routes.js';
 import { SCAN_ROUTES } from './scan-routes.js';
 import { openApiDocument } from './openapi.js';
 
@@ -27,15 +30,6 @@ function page(ctx: ApiContext<unknown, { limit?: string; after?: string }>): { l
   const { defaultPageSize, maxPageSize } = ctx.options.pagination;
   const limit = Math.min(ctx.query.limit === undefined ? defaultPageSize : Number(ctx.query.limit), maxPageSize);
   return { limit: Math.max(limit, 1), after: ctx.query.after };
-}
-
-/** A repository's settings as the API shows them; scanOnPush only when on (absent = off). */
-function repoView(name: string, s: Record<string, unknown>): { name: string; public: boolean; scanOnPush?: true } {
-  return { name, public: s.public === true, ...(s.scanOnPush === true ? { scanOnPush: true as const } : {}) };
-}
-
-function repoParam(params: Record<string, string>): string {
-  return parseRepoName(params['*']);
 }
 
 export const API_ROUTES: readonly ApiRoute[] = [
@@ -282,61 +276,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       };
     },
   },
-  // --- repositories ---
-  {
-    id: 'api.repos.list',
-    method: 'GET',
-    url: '/api/v1/repositories',
-    summary: 'Repositories the caller may pull, with their visibility',
-    access: () => [{ kind: 'authenticated' }],
-    query: PageQuery,
-    handle: async (ctx) => {
-      const req = page(ctx);
-      const items: string[] = [];
-      let after = req.after;
-      let more = true;
-      while (items.length < req.limit && more) {
-        const p = await ctx.options.registry.catalog({ limit: req.limit, after });
-        const visible = await ctx.options.gate.visible(ctx.request.principal, p.items);
-        items.push(...visible.slice(0, req.limit - items.length));
-        more = p.more || visible.length > req.limit - items.length;
-        after = p.items[p.items.length - 1];
-        if (p.items.length === 0) break;
-      }
-      const settings = await ctx.options.auth.settings.findSettings(items);
-      return { items: items.map((name) => ({ name, public: settings.get(name)?.public === true })), more: more && items.length === req.limit };
-    },
-  },
-  {
-    id: 'api.repos.get',
-    method: 'GET',
-    url: '/api/v1/repositories/*',
-    summary: "A repository's settings (visibility)",
-    access: (p) => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull'] }],
-    handle: async ({ params, options }) => {
-      const name = repoParam(params);
-      const s = (await options.auth.settings.findSettings([name])).get(name);
-      if (!s) throw new WharfError('RESOURCE_UNKNOWN', `repository ${name} does not exist`);
-      return repoView(name, s);
-    },
-  },
-  {
-    id: 'api.repos.update',
-    method: 'PATCH',
-    url: '/api/v1/repositories/*',
-    summary: 'Change repository settings: public (anonymous pull) or private; scanOnPush (scan each pushed image)',
-    access: (p) => [{ kind: 'repository', name: p['*'] ?? '', actions: ['settings'] }],
-    body: strict({ public: Type.Optional(Type.Boolean()), scanOnPush: Type.Optional(Type.Boolean()) }),
-    audit: 'repository.settings',
-    handle: async ({ params, body, options }) => {
-      const name = repoParam(params);
-      const patch = Object.fromEntries(Object.entries({ public: body.public, scanOnPush: body.scanOnPush }).filter(([, v]) => v !== undefined));
-      if (Object.keys(patch).length === 0) throw new WharfError('BODY_INVALID', 'give public and/or scanOnPush');
-      const s = await options.auth.settings.updateSettings(name, patch);
-      if (!s) throw new WharfError('RESOURCE_UNKNOWN', `repository ${name} does not exist`);
-      return repoView(name, s);
-    },
-  },
+  ...REPOSITORY_ROUTES,
   // --- token signing keys ---
   {
     id: 'api.keys.rotate',
@@ -349,4 +289,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   ...JOB_ROUTES,
   ...SCAN_ROUTES,
+  ...CLEANUP_ROUTES,
+  ...USAGE_ROUTES,
+  ...GC_ROUTES,
 ];

@@ -15,6 +15,8 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
     const url = await registry.blobDownloadUrl(name, digest);
     if (url !== undefined) {
       metrics.blobRedirects.inc();
+      // the object store serves it; counted whole (the client's Range is not seen here)
+      registry.noteBlobServed(name, digest, (await registry.statBlob(name, digest)).size);
       await ctx.reply.code(307).header('location', url).header('docker-content-digest', digest).header('content-length', 0).send();
       return;
     }
@@ -36,6 +38,7 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   }
   const length = range ? range.end - range.start + 1 : blob.size;
   metrics.bytesOut.inc(length);
+  registry.noteBlobServed(name, digest, length);
   ctx.reply.header('content-length', length);
   if (range) ctx.reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
   else ctx.reply.code(200);

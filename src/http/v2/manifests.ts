@@ -17,7 +17,7 @@ export async function getManifest(ctx: V2Context, head: boolean): Promise<void> 
     await ctx.reply.send();
     return;
   }
-  ctx.options.registry.notePulled(name, m.digest);
+  ctx.options.registry.notePulled(name, m.digest, m.size);
   await ctx.reply.send(m.content);
 }
 

@@ -52,6 +52,11 @@ export interface NewManifest {
   /** what must already be in the repository: blobs (config/layer) or manifests (manifest) */
   references: { kind: ReferenceKind; digest: Digest; size: number }[];
   tag?: string;
+  /**
+   * The rule that makes `tag` immutable, when one does (issue 5): moving the tag to another digest
+   * then fails with TAG_IMMUTABLE naming it; setting it afresh or to the same digest succeeds.
+   */
+  tagProtection?: string;
 }
 
 export interface PutManifestResult {

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import { identityMigration } from './identity-migration.js';
 import { scanMigration } from './scan-migration.js';
 import { jobsMigration } from './jobs-migration.js';
+import { lifecycleMigration } from './lifecycle-migration.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -142,6 +143,7 @@ export class WharfMigrationProvider implements MigrationProvider {
       '0004_upload_leases': uploadLeases(this.dialect),
       '0005_jobs': jobsMigration(this.dialect),
       '0010_scan': scanMigration(this.dialect),
+      '0020_lifecycle': lifecycleMigration(this.dialect),
     };
   }
 }

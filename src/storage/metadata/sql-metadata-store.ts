@@ -256,10 +256,11 @@ export class SqlMetadataStore implements MetadataStore {
       .values({ digest: c.digest, size: c.size, created_at: now })
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
+    // a re-pushed link is renewed: GC's grace period counts from the latest push or mount
     await trx
       .insertInto('repository_blobs')
       .values({ repository_id: repoId, digest: c.digest, created_at: now })
-      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
       .execute();
     if (c.uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', c.uploadId).execute();
   }
@@ -287,10 +288,11 @@ export class SqlMetadataStore implements MetadataStore {
       }
       if (!blob) return undefined;
       const repoId = await this.ensureRepositoryId(trx, repository);
+      const now = this.now();
       await trx
         .insertInto('repository_blobs')
-        .values({ repository_id: repoId, digest, created_at: this.now() })
-        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+        .values({ repository_id: repoId, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
         .execute();
       return blob;
     });
@@ -315,7 +317,7 @@ export class SqlMetadataStore implements MetadataStore {
       await this.checkReferences(trx, repoId, m);
       const now = this.now();
       const created = await this.insertManifest(trx, repoId, m, now);
-      const previousTagDigest = m.tag === undefined ? undefined : await this.moveTag(trx, repoId, m.tag, m.digest, now);
+      const previousTagDigest = m.tag === undefined ? undefined : await this.moveTag(trx, repoId, m.tag, m.digest, now, m);
       return { created, previousTagDigest };
     });
   }
@@ -368,7 +370,14 @@ export class SqlMetadataStore implements MetadataStore {
    * it moved. The tag row is created, or locked FOR UPDATE (PostgreSQL), before its old value is
    * read, so concurrent moves of one tag queue up and each records where the previous one ended.
    */
-  private async moveTag(trx: Transaction<Database>, repoId: number, tag: string, digest: Digest, now: number): Promise<string | undefined> {
+  private async moveTag(
+    trx: Transaction<Database>,
+    repoId: number,
+    tag: string,
+    digest: Digest,
+    now: number,
+    m?: Pick<NewManifest, 'repository' | 'tagProtection'>,
+  ): Promise<string | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const inserted = await trx
         .insertInto('tags')
@@ -385,6 +394,14 @@ export class SqlMetadataStore implements MetadataStore {
       const old = await q.executeTakeFirst();
       if (!old) continue; // deleted between the insert and the lock: insert again
       if (old.digest === digest) return undefined;
+      // immutable tags (issue 5): decided here, under the tag's lock, so no concurrent move slips past
+      if (m?.tagProtection !== undefined) {
+        throw new WharfError(
+          'TAG_IMMUTABLE',
+          `tag ${tag} is immutable in repository ${m.repository} (${m.tagProtection}): it points to ${old.digest} and cannot be moved to ${digest}`,
+          { tag, rule: m.tagProtection, current: old.digest },
+        );
+      }
       await trx
         .updateTable('tags')
         .set({ digest, updated_at: now })
