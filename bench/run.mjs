@@ -12,10 +12,11 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCENARIOS, SIZES, median } from './lib/scenarios.mjs';
-import { cpuSeconds, distributionVersion, foreignLoad, rssMiB, settle, startServer } from './lib/servers.mjs';
+import { commCpuSeconds, cpuOf, cpuSeconds, distributionVersion, foreignLoad, rssMiB, settle, startServer } from './lib/servers.mjs';
 import { WRK } from './lib/wrk.mjs';
 import { diskWriteFsyncMBps } from './lib/calibrate.mjs';
 import { CheckError } from './lib/http.mjs';
+import { createDatabase, distributionS3Storage, S3RVER_KEY, startS3, wharfScaleOutYaml } from './lib/scale-out.mjs';
 
 /** foreign CPU load (cores) above which a measurement is flagged as disturbed */
 const NOISY = 0.25;
@@ -29,6 +30,9 @@ const USAGE = `usage: node bench/run.mjs [options]
                     be idle and other processes to use < 0.2 cores; measured anyway after that
   --retries N       re-run a measurement up to N times (default 2) when other processes used
                     > 0.25 cores during it; the least disturbed attempt is kept
+  --backend B       local (default: each server on its own directory; Wharf with SQLite) or
+                    scale-out (both servers store blobs in one S3 server, s3rver, each in its
+                    own bucket; Wharf keeps metadata in a scratch PostgreSQL database)
   --keep-tmp        keep the servers' data directories and logs (under .bench/tmp/)
   --json FILE       where to write results (default .bench/results-<timestamp>.json)
   --list            list the scenarios and exit
@@ -36,7 +40,7 @@ const USAGE = `usage: node bench/run.mjs [options]
 `;
 
 function parseArgs(argv) {
-  const o = { retries: 2, settleMaxMs: 20_000, reps: 3, only: undefined, quick: false, keepTmp: false, json: undefined, targets: ['wharf', 'distribution'], list: false };
+  const o = { retries: 2, settleMaxMs: 20_000, reps: 3, only: undefined, quick: false, keepTmp: false, json: undefined, targets: ['wharf', 'distribution'], list: false, backend: 'local' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -53,6 +57,7 @@ function parseArgs(argv) {
     else if (flag === '--retries') o.retries = Number(val());
     else if (flag === '--json') o.json = val();
     else if (flag === '--list') o.list = true;
+    else if (flag === '--backend') o.backend = val();
     // Hidden, for developing the harness: e.g. --targets distribution,distribution measures
     // Distribution against itself; --targets distribution measures it alone.
     else if (flag === '--targets') o.targets = val().split(',').map((s) => s.trim());
@@ -67,6 +72,7 @@ function parseArgs(argv) {
   if (o.targets.length < 1 || o.targets.length > 2 || o.targets.some((t) => t !== 'wharf' && t !== 'distribution')) {
     die('--targets takes one or two of: wharf, distribution');
   }
+  if (o.backend !== 'local' && o.backend !== 'scale-out') die('--backend takes local or scale-out');
   if (o.only) {
     const unknown = o.only.filter((id) => !SCENARIOS.some((s) => s.id === id));
     if (unknown.length) die(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
@@ -129,7 +135,10 @@ async function main() {
 
   const labels = opts.targets.map((k, i) => (opts.targets.filter((x) => x === k).length > 1 ? `${k}#${i + 1}` : k));
   const machine = machineInfo();
-  log(`Wharf benchmark: ${labels.join(' vs ')}, ${opts.reps} rep(s)${opts.quick ? ', QUICK sizes' : ''}; ${machine.cpus} CPUs, ${machine.memGiB} GiB`);
+  machine.backend = opts.backend;
+  log(
+    `Wharf benchmark: ${labels.join(' vs ')}, ${opts.reps} rep(s)${opts.quick ? ', QUICK sizes' : ''}; backend ${opts.backend}; ${machine.cpus} CPUs, ${machine.memGiB} GiB`,
+  );
   log(`scenarios: ${scenarios.map((x) => x.id).join(', ')}`);
 
   // 1. test data, before any server runs
@@ -140,10 +149,12 @@ async function main() {
 
   // 2. servers
   let stopping = false;
+  const backendParts = [];
   const cleanup = async () => {
     if (stopping) return;
     stopping = true;
     await Promise.all(ctx.targets.map((t) => t.stop()));
+    for (const p of backendParts.reverse()) await p.stop().catch((err) => log(`stopping the backend: ${err.message}`));
     if (!opts.keepTmp) rmSync(tmpDir, { recursive: true, force: true });
     else log(`kept ${tmpDir}`);
   };
@@ -151,9 +162,27 @@ async function main() {
   process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
 
   try {
+    const backends = [];
+    if (opts.backend === 'scale-out') {
+      const buckets = labels.map((l) => `bench-${l.replace('#', '-')}`);
+      const s3 = await startS3(join(tmpDir, 's3'), buckets);
+      backendParts.push(s3);
+      log(`s3rver at ${s3.endpoint} (pid ${s3.pid}), buckets ${buckets.join(', ')}`);
+      for (let i = 0; i < opts.targets.length; i++) {
+        if (opts.targets[i] === 'wharf') {
+          const db = await createDatabase();
+          backendParts.push({ stop: () => db.drop() });
+          backends.push({ wharfYaml: wharfScaleOutYaml(s3, buckets[i], db.url), wharfEnv: { BENCH_S3_SECRET: S3RVER_KEY } });
+        } else backends.push({ distributionStorage: distributionS3Storage(s3, buckets[i]) });
+      }
+      // The backend's CPU (s3rver; PostgreSQL, used by Wharf only) is neither foreign nor idle:
+      // it is counted with the server being measured (only one is measured at a time).
+      ctx.backend = { label: 'backend', cpu: () => (cpuSeconds(s3.pid) ?? 0) + commCpuSeconds('postgres') };
+    }
     for (let i = 0; i < opts.targets.length; i++) {
       try {
         const t = await startServer({
+          backend: backends[i],
           kind: opts.targets[i],
           label: labels[i],
           dir: join(tmpDir, labels[i].replace('#', '-')),
@@ -176,7 +205,7 @@ async function main() {
       const r = (results[sc.id] = { title: sc.title(s), perTarget: {}, errors: {} });
       for (const t of ctx.targets) r.perTarget[t.label] = { reps: [], serverCpuSeconds: [], foreignCores: [], attempts: [] };
       try {
-        await settle(ctx.targets);
+        await settle(watched(ctx));
         await sc.prepare?.(ctx);
       } catch (err) {
         r.errors.prepare = err.message;
@@ -197,12 +226,13 @@ async function main() {
             for (let attempt = 0; attempt <= opts.retries; attempt++) {
               const job = { rep, attempt, first: !firstDone.has(t.label) };
               await sc.before?.(ctx, t, job);
-              await settle(ctx.targets, { maxMs: opts.settleMaxMs });
-              const cpu0 = cpuSeconds(t.pid);
-              const foreign = foreignLoad(ctx.targets);
+              await settle(watched(ctx), { maxMs: opts.settleMaxMs });
+              const measured = ctx.backend ? [t, ctx.backend] : [t];
+              const cpu0 = measured.reduce((a, x) => a + cpuOf(x), 0);
+              const foreign = foreignLoad(watched(ctx));
               const m = await sc.measure(ctx, t, job);
               const other = foreign();
-              const cpu = cpuSeconds(t.pid) - cpu0;
+              const cpu = measured.reduce((a, x) => a + cpuOf(x), 0) - cpu0;
               await sc.after?.(ctx, t, job);
               firstDone.add(t.label);
               const noisy = other > NOISY;
@@ -237,7 +267,7 @@ async function main() {
     const report = {
       startedAt: stamp,
       command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-      options: { reps: opts.reps, retries: opts.retries, settleMaxSeconds: opts.settleMaxMs / 1000, quick: opts.quick, targets: labels, only: opts.only ?? null },
+      options: { backend: opts.backend, reps: opts.reps, retries: opts.retries, settleMaxSeconds: opts.settleMaxMs / 1000, quick: opts.quick, targets: labels, only: opts.only ?? null },
       sizes: s,
       machine,
       rows,
@@ -262,6 +292,11 @@ async function main() {
   } finally {
     await cleanup();
   }
+}
+
+/** What settling and the foreign-load account watch: the servers, and the shared backend if any. */
+function watched(ctx) {
+  return ctx.backend ? [...ctx.targets, ctx.backend] : ctx.targets;
 }
 
 function checkAlive(ctx) {

@@ -2,7 +2,7 @@
 // with its own data directory inside the run's temp dir; both live for the whole run but only
 // one is ever being measured at a time.
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,22 +22,25 @@ export function freePort() {
   });
 }
 
-export function distributionConfig(root, port) {
+export function distributionConfig(root, port, storage) {
   // Packaged defaults (inmemory blob descriptor cache, delete enabled) minus auth; quiet logs,
-  // and no per-request access log (Wharf logs nothing per request at warn either).
+  // and no per-request access log (Wharf logs nothing per request at warn either). `storage`:
+  // the storage section's lines instead of the filesystem driver (scale-out backend).
   return [
     'version: 0.1',
     'log:',
     '  level: warn',
     '  accesslog:',
     '    disabled: true',
-    'storage:',
-    '  cache:',
-    '    blobdescriptor: inmemory',
-    '  filesystem:',
-    `    rootdirectory: ${root}`,
-    '  delete:',
-    '    enabled: true',
+    ...(storage ?? [
+      'storage:',
+      '  cache:',
+      '    blobdescriptor: inmemory',
+      '  filesystem:',
+      `    rootdirectory: ${root}`,
+      '  delete:',
+      '    enabled: true',
+    ]),
     'http:',
     `  addr: 127.0.0.1:${port}`,
     '',
@@ -53,10 +56,11 @@ export function distributionVersion() {
 }
 
 /**
- * kind: 'wharf' | 'distribution'. label: how reports name it. Returns a handle with
- * { label, kind, base, pid, agent, logFile, stop() }.
+ * kind: 'wharf' | 'distribution'. label: how reports name it. backend (optional, scale-out):
+ * { wharfYaml, wharfEnv, distributionStorage } instead of each server's local disk. Returns a
+ * handle with { label, kind, base, pid, agent, logFile, stop() }.
  */
-export async function startServer({ kind, label, dir, wharfEntry, cwd }) {
+export async function startServer({ kind, label, dir, wharfEntry, cwd, backend }) {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const logFile = join(dir, 'server.log');
@@ -68,17 +72,26 @@ export async function startServer({ kind, label, dir, wharfEntry, cwd }) {
     if (!existsSync(DISTRIBUTION_BIN)) throw new Error(`${DISTRIBUTION_BIN} not found (apt-get install docker-registry)`);
     const configPath = join(dir, 'config.yml');
     mkdirSync(join(dir, 'data'), { recursive: true });
-    writeFileSync(configPath, distributionConfig(join(dir, 'data'), port));
+    writeFileSync(configPath, distributionConfig(join(dir, 'data'), port, backend?.distributionStorage));
     cmd = DISTRIBUTION_BIN;
     args = ['serve', configPath];
+    // AWS_CA_BUNDLE (set on some machines for a proxy) makes the AWS SDK of Distribution's S3
+    // driver wrap its HTTP transport, which its own transport type refuses (a panic at start);
+    // the benchmark talks to a plain-HTTP S3 server on 127.0.0.1 and needs no CA bundle.
+    if (backend?.distributionStorage) delete env.AWS_CA_BUNDLE;
   } else if (kind === 'wharf') {
     if (!existsSync(wharfEntry)) {
       throw new Error(`Wharf is not built: ${wharfEntry} does not exist (run \`npm run build\`; or measure Distribution alone with --targets distribution)`);
     }
     cmd = process.execPath;
     args = [wharfEntry, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'data')];
+    if (backend?.wharfYaml) {
+      const configPath = join(dir, 'wharf.yaml');
+      writeFileSync(configPath, backend.wharfYaml);
+      args.push('--config', configPath);
+    }
     // no auth on either side: Distribution runs without an auth section, Wharf with auth off
-    env = { ...env, WHARF_LOG_LEVEL: 'warn', WHARF_AUTH__ENABLED: 'false' };
+    env = { ...env, ...backend?.wharfEnv, WHARF_LOG_LEVEL: 'warn', WHARF_AUTH__ENABLED: 'false' };
   } else {
     throw new Error(`unknown target kind ${kind}`);
   }
@@ -155,6 +168,26 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * CPU seconds of a measured thing: a server ({pid}) or a shared backend part with its own cpu()
+ * (s3rver, PostgreSQL's processes in the scale-out backend).
+ */
+export function cpuOf(s) {
+  return s.cpu ? s.cpu() : (cpuSeconds(s.pid) ?? 0);
+}
+
+/** CPU seconds of every process whose command name is `comm` (e.g. all of PostgreSQL's). */
+export function commCpuSeconds(comm) {
+  let total = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) total += cpuSeconds(Number(d)) ?? 0;
+    } catch {}
+  }
+  return total;
+}
+
 /** Resident set size in MiB. */
 export function rssMiB(pid) {
   try {
@@ -188,7 +221,7 @@ export function foreignLoad(servers) {
     t: performance.now(),
     sys: systemBusySeconds(),
     self: selfCpuSeconds(),
-    srv: servers.reduce((a, s) => a + (cpuSeconds(s.pid) ?? 0), 0),
+    srv: servers.reduce((a, s) => a + cpuOf(s), 0),
   });
   const a = snap();
   return () => {
@@ -208,10 +241,10 @@ export async function settle(servers, { maxMs = 20_000, maxForeign = 0.2 } = {})
   execFileSync('sync');
   const start = Date.now();
   for (;;) {
-    const before = servers.map((s) => cpuSeconds(s.pid) ?? 0);
+    const before = servers.map(cpuOf);
     const foreign = foreignLoad(servers);
     await sleep(300);
-    const busy = servers.filter((s, i) => (cpuSeconds(s.pid) ?? 0) - before[i] > 0.3 * 0.03 + 1 / CLK_TCK);
+    const busy = servers.filter((s, i) => cpuOf(s) - before[i] > 0.3 * 0.03 + 1 / CLK_TCK);
     const other = foreign();
     if (busy.length === 0 && other < maxForeign) return true;
     if (Date.now() - start > maxMs) {
