@@ -11,7 +11,7 @@ import type { SqlLifecycleStore } from './sql-lifecycle-store.js';
 /**
  * Cleanup policies (issue 5): stored per repository, validated on submission, evaluated in dry
  * runs and applied on demand and on a schedule (lifecycle-jobs.ts). Applying deletes through the
- * core's conditional delete (GcStore.deleteManifestIf), so a manifest that an index lists, or
+ * core's conditional delete (ImageStore.deleteManifestIf), so a manifest that an index lists, or
  * whose tags changed since the evaluation, is left alone; each deletion is audited.
  */
 export interface LifecycleAudit {
@@ -98,18 +98,23 @@ export class CleanupService {
   }
 
   /**
-   * Applies the stored policy: deletes what it selects, each manifest only if, under lock, no
-   * manifest lists it and its tags are what the evaluation saw (else it is skipped and reported).
-   * Audited per deletion as `cleanup.delete`. A policy stored with dryRun only reports.
+   * Applies the stored policy: deletes what it selects, in the evaluation's order (an index
+   * before its children, a subject before its referrers), each manifest only if, under lock, no
+   * manifest lists it, its tags are what the evaluation saw, and — for a referrer — its subject is
+   * gone (else it is skipped and reported, so a subject left alone keeps its signatures and SBOMs).
+   * Referrers of a deleted subject pushed after the evaluation go too. Audited per deletion as
+   * `cleanup.delete`. A policy stored with dryRun only reports.
    */
   async runPolicy(name: string, actor: string): Promise<PolicyRunReport> {
     const settings = await this.mustExist(name);
     const doc = await this.storedDocument(name);
     if (doc.dryRun === true) return this.evaluate(name, settings, doc, true);
     const report = await this.evaluate(name, settings, doc, false);
-    for (const d of report.delete) {
-      const result = await this.images.deleteManifestIf(name, d.digest, { expectTags: d.tags });
+    const deleted = new Set<string>();
+    const apply = async (d: DecisionView): Promise<boolean> => {
+      const result = await this.images.deleteManifestIf(name, d.digest, { expectTags: d.tags, keepReferrerOfPresentSubject: true });
       if (result === 'deleted') {
+        deleted.add(d.digest);
         report.deleted++;
         this.audit?.record({
           at: this.now(),
@@ -121,9 +126,48 @@ export class CleanupService {
           result: 'ok',
           detail: { rule: d.rule, tags: d.tags },
         });
-      } else if (result !== 'gone') {
-        report.skipped.push({ digest: d.digest, reason: result === 'referenced' ? 'a manifest lists it now' : 'its tags changed since the evaluation' });
+        return true;
       }
+      if (result === 'gone') deleted.add(d.digest);
+      else {
+        const reason =
+          result === 'changed'
+            ? 'its tags changed since the evaluation'
+            : d.rule.startsWith('goes with its subject')
+              ? 'its subject is still present'
+              : 'a manifest still lists it';
+        report.skipped.push({ digest: d.digest, reason });
+      }
+      return false;
+    };
+    for (const d of report.delete) await apply(d);
+
+    // referrers pushed for a deleted subject after the evaluation (and their own referrers)
+    const evaluated = new Set(report.delete.map((d) => d.digest));
+    const keepProtected = doc.keepProtectedTags !== false;
+    for (let round = 0; round < 8 && deleted.size > 0; round++) {
+      const late = (await this.images.imageGraph(name)).filter(
+        (m) =>
+          m.subjectDigest !== null &&
+          deleted.has(m.subjectDigest) &&
+          !evaluated.has(m.digest) &&
+          !(keepProtected && m.tags.some((t) => tagProtection(settings, t) !== undefined)),
+      );
+      if (late.length === 0) break;
+      let progress = false;
+      for (const m of late) {
+        evaluated.add(m.digest);
+        const d: DecisionView = {
+          digest: m.digest,
+          tags: m.tags,
+          pushedAt: new Date(m.createdAt).toISOString(),
+          lastPulledAt: iso(m.lastPulledAt),
+          rule: `goes with its subject ${m.subjectDigest}`,
+        };
+        report.delete.push(d);
+        if (await apply(d)) progress = true;
+      }
+      if (!progress) break;
     }
     return report;
   }

@@ -12,11 +12,24 @@ import { isObject, onlyKeys, ptr, stringList, type Problems } from './problems.j
  * Semantics (Artifact Registry's documentation): the entries of a condition must all hold; a
  * list of prefixes holds when any prefix matches; a version that matches both a Delete and a Keep
  * policy is kept; a Keep policy has a condition or mostRecentVersions, never both; Delete policies
- * need a condition. The action is also accepted in the API's enum form ("DELETE", "KEEP").
+ * need a condition. The REST API's form is accepted too: the action as an enum ("DELETE",
+ * "KEEP"), `id` for `name`, and Repository.cleanupPolicies' map from id to policy.
  *
  * In Wharf a policy belongs to one repository: a "version" is a manifest (its name is its
  * digest), and the "package" is the repository — packageNamePrefixes match its full name or its
  * last path component.
+ *
+ * Checked against Google's documentation:
+ * - https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy (the policy
+ *   file, its fields, "you can't use conditions and most recent versions in the same keep
+ *   policy", dry run; at most 10 policies per repository)
+ * - https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy-overview ("If an
+ *   artifact version matches criteria in both a delete policy and a keep policy, Artifact
+ *   Registry applies the keep policy", with the worked example test/lifecycle/policy-evaluate.test.ts
+ *   replays)
+ * - the v1 API reference (CleanupPolicyCondition: tagState TAG_STATE_UNSPECIFIED | TAGGED |
+ *   UNTAGGED | ANY, olderThan/newerThan as google.protobuf.Duration such as "2592000s";
+ *   CleanupPolicyMostRecentVersions: packageNamePrefixes, keepCount)
  */
 export type TagState = 'tagged' | 'untagged' | 'any';
 
@@ -57,39 +70,44 @@ export function parseDuration(v: unknown): number | undefined {
 }
 
 export function parseArtifactRegistryPolicies(v: unknown, base: string, problems: Problems): GarPolicy[] {
-  if (!Array.isArray(v)) {
-    problems.add(base, 'an Artifact Registry cleanup policy is a list of policies (the JSON file gcloud takes)');
+  // the REST API's Repository.cleanupPolicies is a map from policy id to policy
+  const entries: [string | number, unknown][] | undefined = Array.isArray(v) ? v.map((item, i) => [i, item]) : isObject(v) ? Object.entries(v) : undefined;
+  if (entries === undefined) {
+    problems.add(base, 'an Artifact Registry cleanup policy is a list of policies (the JSON file gcloud takes) or a map of them by id (the REST API)');
     return [];
   }
-  if (v.length === 0) problems.add(base, 'lists no policy');
-  if (v.length > GAR_MAX_POLICIES) {
-    problems.add(base, `has ${v.length} policies; a repository takes at most ${GAR_MAX_POLICIES}`);
+  if (entries.length === 0) problems.add(base, 'lists no policy');
+  if (entries.length > GAR_MAX_POLICIES) {
+    problems.add(base, `has ${entries.length} policies; a repository takes at most ${GAR_MAX_POLICIES}`);
     return [];
   }
-  const names = new Map<string, number>();
+  const names = new Map<string, string>();
   const out: GarPolicy[] = [];
-  v.forEach((item, i) => {
-    const at = ptr(base, i);
-    const p = parsePolicy(item, at, problems);
-    if (!p) return;
+  for (const [key, item] of entries) {
+    const at = ptr(base, key);
+    const p = parsePolicy(item, at, problems, typeof key === 'string' ? key : undefined);
+    if (!p) continue;
     const seen = names.get(p.name);
-    if (seen !== undefined) problems.add(ptr(at, 'name'), `${JSON.stringify(p.name)} is also the name of policy ${seen}; names must be unique`);
-    else names.set(p.name, i);
+    if (seen !== undefined) problems.add(ptr(at, 'name'), `${JSON.stringify(p.name)} is also the name of ${seen}; names must be unique`);
+    else names.set(p.name, at);
     out.push(p);
-  });
+  }
   return out;
 }
 
-function parsePolicy(v: unknown, at: string, problems: Problems): GarPolicy | undefined {
+function parsePolicy(v: unknown, at: string, problems: Problems, mapKey?: string): GarPolicy | undefined {
   if (!isObject(v)) {
     problems.add(at, 'must be an object with name, action and condition or mostRecentVersions');
     return undefined;
   }
-  onlyKeys(v, ['name', 'action', 'condition', 'mostRecentVersions'], at, problems);
+  // gcloud's file names a policy with "name", the REST API with "id" (and the map key)
+  onlyKeys(v, ['name', 'id', 'action', 'condition', 'mostRecentVersions'], at, problems);
   const before = problems.list.length;
-  const name = v.name;
+  if (v.name !== undefined && v.id !== undefined && v.name !== v.id) problems.add(ptr(at, 'id'), 'differs from name; give one of them');
+  if (mapKey !== undefined && (v.id ?? v.name) !== undefined && (v.id ?? v.name) !== mapKey) problems.add(ptr(at, v.id !== undefined ? 'id' : 'name'), `differs from the key ${JSON.stringify(mapKey.slice(0, 64))}`);
+  const name = v.name ?? v.id ?? mapKey;
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    problems.add(ptr(at, 'name'), 'is required: 1-63 letters, digits, -, _ or ., starting with a letter or digit');
+    problems.add(ptr(at, v.name === undefined && v.id !== undefined ? 'id' : 'name'), 'is required: 1-63 letters, digits, -, _ or ., starting with a letter or digit');
   }
   const action = parseAction(v.action, ptr(at, 'action'), problems);
   const hasCondition = v.condition !== undefined;

@@ -20,6 +20,20 @@ export const ecrPatternMatches = wildcardMatches;
  * (and sinceImagePulled) and is absent for imageCountMoreThan; countNumber is a positive whole
  * number; the action is expire. ECR's archive storage class (storageClass, transition,
  * sinceImageTransitioned) has no counterpart in Wharf and is refused with a message saying so.
+ *
+ * Checked against AWS's documentation:
+ * - https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html
+ *   (properties; "A rule with a tagStatus value of any must have the highest value for
+ *   rulePriority"; tagged needs tagPrefixList or tagPatternList, untagged omits both; with
+ *   several prefixes or patterns "only the images with all specified tags are selected"; at most
+ *   four `*` per pattern: ["*test*1*2*3", "test*1*2*3*"] valid, ["test*1*2*3*4*5*6"] invalid)
+ * - https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html (evaluation
+ *   rules: an image is expired by one rule or none; an image that matches the tagging
+ *   requirements of a rule cannot be expired by a rule with a lower priority, but lower rules
+ *   still count it; only one rule may select untagged images; rules need unique tag prefixes;
+ *   older images (push time) are expired before newer ones)
+ * - https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_examples.html
+ *   (the template and the worked examples, which test/lifecycle/policy-evaluate.test.ts replays)
  */
 export type EcrTagStatus = 'tagged' | 'untagged' | 'any';
 export type EcrCountType = 'imageCountMoreThan' | 'sinceImagePushed' | 'sinceImagePulled';

@@ -11,7 +11,18 @@ import { ecrPatternMatches, type EcrRule } from './ecr-policy.js';
  * owns them. After the rules (and their Keep rules, which win), the kept set is closed: a kept
  * manifest keeps its children and its referrers; whatever is not kept goes. So an index's child
  * goes only when every index listing it goes, a referrer (signature, SBOM) goes with its subject,
- * and a manifest a kept index references is never deleted, whatever the rules said about it.
+ * and a manifest a kept index references is never deleted, whatever the rules said about it
+ * (ECR documents the same for manifest lists: "If an image is referenced by a manifest list, it
+ * cannot be expired without the manifest list being deleted first",
+ * https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html).
+ *
+ * Wharf's extras are Keep rules that win over every delete, in both formats: an image pulled
+ * within keepPulledWithinDays, and (keepProtectedTags) any manifest an immutable tag points to —
+ * also a tagged referrer or index child, which then keeps what it lists and what refers to it.
+ *
+ * The delete list is ordered so that applying it in order is safe: an index before the children
+ * it lists, a subject before its referrers (cleanup-service.ts deletes a referrer only once its
+ * subject is gone, so a subject left alone at delete time keeps its signatures).
  */
 export interface PolicyImage {
   digest: string;
@@ -75,19 +86,25 @@ export function evaluatePolicy(images: readonly PolicyImage[], policy: CleanupPo
     if (!selected.has(i.digest) || keptBy.has(i.digest)) continue;
     if (policy.keepPulledWithinDays !== undefined && i.lastPulledAt !== null && i.lastPulledAt >= ctx.now - policy.keepPulledWithinDays * DAY) {
       keptBy.set(i.digest, `pulled within ${policy.keepPulledWithinDays} days (keepPulledWithinDays)`);
-      continue;
-    }
-    if (policy.keepProtectedTags && ctx.protectedTag) {
-      const tag = i.tags.find((t) => ctx.protectedTag!(t) !== undefined);
-      if (tag !== undefined) keptBy.set(i.digest, `tag ${tag} is immutable (keepProtectedTags)`);
     }
   }
+  // what an immutable tag points to stays, whatever it is (an image, an index's child, a referrer)
+  const protectedBy = new Map<string, string>();
+  if (policy.keepProtectedTags && ctx.protectedTag) {
+    for (const i of images) {
+      const tag = i.tags.find((t) => ctx.protectedTag!(t) !== undefined);
+      if (tag !== undefined) protectedBy.set(i.digest, `tag ${tag} is immutable (keepProtectedTags)`);
+    }
+  }
+  for (const [d, why] of protectedBy) if (!keptBy.has(d)) keptBy.set(d, why);
+  const isEvaluated = new Set(evaluated.map((i) => i.digest));
 
   // 3. close the kept set over children and referrers
   const kept = new Map<string, string | undefined>();
-  const stack: [string, string | undefined][] = evaluated
-    .filter((i) => !selected.has(i.digest) || keptBy.has(i.digest))
-    .map((i) => [i.digest, keptBy.get(i.digest)]);
+  const stack: [string, string | undefined][] = [
+    ...evaluated.filter((i) => !selected.has(i.digest) || keptBy.has(i.digest)).map((i): [string, string | undefined] => [i.digest, keptBy.get(i.digest)]),
+    ...[...protectedBy].filter(([d]) => !isEvaluated.has(d)),
+  ];
   while (stack.length > 0) {
     const [d, why] = stack.pop()!;
     if (kept.has(d)) continue;
@@ -105,20 +122,29 @@ export function evaluatePolicy(images: readonly PolicyImage[], policy: CleanupPo
     rule,
     ...(keptBecause !== undefined ? { keptBecause } : {}),
   });
+  const doomed = images.filter((i) => !kept.has(i.digest));
+  const doomedSet = new Set(doomed.map((i) => i.digest));
   const keptDespite: Decision[] = [];
   for (const i of evaluated) {
     const rule = selected.get(i.digest);
     if (rule !== undefined && kept.has(i.digest)) keptDespite.push(decision(i, rule, kept.get(i.digest) ?? 'kept'));
   }
-  // deletion order: a manifest after every manifest that lists it or that it refers to
-  const doomed = images.filter((i) => !kept.has(i.digest));
-  const doomedSet = new Set(doomed.map((i) => i.digest));
+  // a protected referrer or child whose owner goes: it stays, and the report says why
+  for (const i of images) {
+    if (isEvaluated.has(i.digest) || !protectedBy.has(i.digest)) continue;
+    const owner = isReferrerOfPresent(i) ? i.subjectDigest! : (parents.get(i.digest) ?? []).find((p) => doomedSet.has(p));
+    if (owner !== undefined && doomedSet.has(owner)) {
+      keptDespite.push(decision(i, isReferrerOfPresent(i) ? `goes with its subject ${owner}` : `goes with index ${owner}`, protectedBy.get(i.digest)));
+    }
+  }
+  // deletion order: a manifest after every manifest that lists it and after its subject
   const ordered: Decision[] = [];
   const placed = new Set<string>();
   const place = (i: PolicyImage, trail: Set<string>): void => {
     if (placed.has(i.digest) || trail.has(i.digest)) return;
     trail.add(i.digest);
     for (const p of parents.get(i.digest) ?? []) if (doomedSet.has(p)) place(byDigest.get(p)!, trail);
+    if (isReferrerOfPresent(i) && doomedSet.has(i.subjectDigest!)) place(byDigest.get(i.subjectDigest!)!, trail);
     placed.add(i.digest);
     const rule =
       selected.get(i.digest) ??
