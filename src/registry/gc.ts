@@ -210,8 +210,13 @@ export class GarbageCollector {
         cutoff,
         owner,
       );
-      await this.deleteBytes(condemned.map((b) => b.digest));
-      await this.store.clearTombstones(condemned.map((b) => b.digest));
+      try {
+        await this.deleteBytes(condemned.map((b) => b.digest));
+      } finally {
+        // once no deletion is in flight the tombstones may go even after a failure: bytes left
+        // behind have no row, like a crash's, and the orphan sweep reclaims them
+        await this.store.clearTombstones(condemned.map((b) => b.digest));
+      }
       report.blobsDeleted += condemned.length;
       report.bytesReclaimed += condemned.reduce((n, b) => n + b.size, 0);
     }
@@ -224,13 +229,18 @@ export class GarbageCollector {
         batch = [];
         if (rowless.length === 0) return;
         const condemned = await this.store.condemnOrphans(rowless, owner);
-        for (const digest of condemned) {
-          const st = await this.blobs.stat(digest as Digest);
-          report.orphanBytesReclaimed += st?.size ?? 0;
+        try {
+          for (const digest of condemned) {
+            // gone already (another GC got there first): nothing reclaimed here
+            const st = await this.blobs.stat(digest as Digest);
+            if (!st) continue;
+            report.orphanBlobsDeleted++;
+            report.orphanBytesReclaimed += st.size;
+          }
+          await this.deleteBytes(condemned);
+        } finally {
+          await this.store.clearTombstones(condemned);
         }
-        await this.deleteBytes(condemned);
-        await this.store.clearTombstones(condemned);
-        report.orphanBlobsDeleted += condemned.length;
       };
       for await (const digest of this.blobs.list()) {
         signal?.throwIfAborted();
@@ -244,25 +254,48 @@ export class GarbageCollector {
   }
 
   /**
-   * What a run would do now, changing nothing. Counts blobs that are unreferenced now or that
-   * only links being removed keep; blobs that only untagged manifests being collected keep show
-   * up in the run after.
+   * What a run would do now, changing nothing: the untagged manifests it would delete, then the
+   * links and blobs that are unreferenced now or that only those manifests and links keep. On a
+   * registry nobody writes to in between, a run right after reports the same counts.
    */
   private async dryRun(signal?: AbortSignal): Promise<GcReport> {
     const started = this.now();
     const report = this.emptyReport(true, started);
+    const cutoff = started - this.o.graceMs;
+    /** digest -> links / manifest references a run would remove */
+    const doomedLinks = new Map<string, number>();
+    const doomedRefs = new Map<string, number>();
+    const add = (m: Map<string, number>, d: string): void => void m.set(d, (m.get(d) ?? 0) + 1);
     if (this.o.untaggedManifests) {
       const untaggedCutoff = started - this.o.untaggedGraceMs;
       for (const repository of await this.images.listRepositoryNames()) {
         signal?.throwIfAborted();
-        for (const digest of untaggedGarbage(await this.images.imageGraph(repository), untaggedCutoff)) {
+        const graph = await this.images.imageGraph(repository);
+        const garbage = new Set(untaggedGarbage(graph, untaggedCutoff));
+        if (garbage.size === 0) continue;
+        const keptRefs = new Set<string>();
+        const freed = new Set<string>();
+        for (const n of graph) {
+          const refs = [...n.blobs.map((b) => b.digest), ...n.children];
+          if (!garbage.has(n.digest)) {
+            for (const d of refs) keptRefs.add(d);
+            continue;
+          }
           report.manifestsDeleted++;
-          if (report.manifests.length < LISTED) report.manifests.push({ repository, digest });
+          if (report.manifests.length < LISTED) report.manifests.push({ repository, digest: n.digest });
+          for (const d of refs) {
+            add(doomedRefs, d);
+            freed.add(d);
+          }
+        }
+        // links that only the deleted manifests use: removed by the same run
+        const orphaned = [...freed].filter((d) => !keptRefs.has(d));
+        for (const l of await this.store.findLinks(repository, orphaned, cutoff)) {
+          report.linksRemoved++;
+          add(doomedLinks, l.digest);
         }
       }
     }
-    const cutoff = started - this.o.graceMs;
-    const doomedLinks = new Map<string, number>();
     let after: { repositoryId: number; digest: string } | undefined;
     for (;;) {
       signal?.throwIfAborted();
@@ -271,19 +304,20 @@ export class GarbageCollector {
       const last = links[links.length - 1]!;
       after = { repositoryId: last.repositoryId, digest: last.digest };
       report.linksRemoved += links.length;
-      for (const l of links) doomedLinks.set(l.digest, (doomedLinks.get(l.digest) ?? 0) + 1);
+      for (const l of links) add(doomedLinks, l.digest);
     }
     let afterDigest: string | undefined;
     for (;;) {
+      signal?.throwIfAborted();
       const candidates = await this.store.findUnreferencedBlobs(cutoff, afterDigest, this.o.batchSize);
       if (candidates.length === 0) break;
       afterDigest = candidates[candidates.length - 1]!.digest;
       report.blobsDeleted += candidates.length;
       report.bytesReclaimed += candidates.reduce((n, b) => n + b.size, 0);
     }
-    // blobs whose every link is being removed and that no manifest references
-    if (doomedLinks.size > 0) {
-      const freed = await this.store.blobsFreedByRemovingLinks(doomedLinks, cutoff);
+    // blobs whose every link and reference the run removes
+    if (doomedLinks.size > 0 || doomedRefs.size > 0) {
+      const freed = await this.store.blobsFreed(doomedLinks, doomedRefs, cutoff);
       report.blobsDeleted += freed.length;
       report.bytesReclaimed += freed.reduce((n, b) => n + b.size, 0);
     }
@@ -291,12 +325,15 @@ export class GarbageCollector {
       let batch: string[] = [];
       const flush = async (): Promise<void> => {
         for (const digest of await this.store.digestsWithoutRows(batch)) {
+          const st = await this.blobs.stat(digest as Digest);
+          if (!st) continue;
           report.orphanBlobsDeleted++;
-          report.orphanBytesReclaimed += (await this.blobs.stat(digest as Digest))?.size ?? 0;
+          report.orphanBytesReclaimed += st.size;
         }
         batch = [];
       };
       for await (const digest of this.blobs.list()) {
+        signal?.throwIfAborted();
         batch.push(digest);
         if (batch.length >= this.o.batchSize) await flush();
       }
@@ -306,16 +343,28 @@ export class GarbageCollector {
     return report;
   }
 
-  /** Deletes bytes, a few at a time; idempotent (an absent blob is not an error). */
+  /**
+   * Deletes bytes, a few at a time; idempotent (an absent blob is not an error). Returns (or
+   * throws the first error) only once no deletion is in flight any more: a tombstone may only be
+   * cleared when nothing can still delete its bytes after a push has published them again.
+   */
   private async deleteBytes(digests: readonly string[]): Promise<void> {
     let i = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (i < digests.length) {
+      while (i < digests.length && !failed) {
         const digest = digests[i++]!;
-        await this.blobs.delete(digest as Digest);
+        try {
+          await this.blobs.delete(digest as Digest);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.deleteConcurrency, digests.length) }, worker));
+    const results = await Promise.allSettled(Array.from({ length: Math.min(this.o.deleteConcurrency, digests.length) }, worker));
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
   }
 }
 

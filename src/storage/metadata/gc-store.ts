@@ -64,8 +64,14 @@ export interface GcStore extends BlobHolds {
    * blobs; their bytes may be deleted once this returns, and then clearTombstones.
    */
   condemnBlobs(digests: readonly string[], cutoff: number, owner: string): Promise<BlobRecord[]>;
-  /** Dry runs: blobs older than cutoff, referenced by no manifest, all of whose links are among `doomedLinks` (digest -> links being removed). */
-  blobsFreedByRemovingLinks(doomedLinks: ReadonlyMap<string, number>, cutoff: number): Promise<BlobRecord[]>;
+  /** Dry runs: the links of `repository` to any of `digests` that are older than cutoff (whatever references them). */
+  findLinks(repository: string, digests: readonly string[], cutoff: number): Promise<GcLink[]>;
+  /**
+   * Dry runs: blobs older than cutoff all of whose links are among `doomedLinks` and all of whose
+   * references are among `doomedRefs` (digest -> how many links / manifest references a run would
+   * remove), for the digests named in either map.
+   */
+  blobsFreed(doomedLinks: ReadonlyMap<string, number>, doomedRefs: ReadonlyMap<string, number>, cutoff: number): Promise<BlobRecord[]>;
   /** Of `digests` (bytes found in the blob store), those with no blob row. */
   digestsWithoutRows(digests: readonly string[]): Promise<string[]>;
   /** Tombstones bytes that have no row, no hold and no tombstone; returns those it tombstoned. */

@@ -137,22 +137,38 @@ export class SqlGcStore implements GcStore {
   }
 
   /**
-   * Of `digests`, tombstones for `owner` those that no live push holds and no one has tombstoned,
-   * and returns them. Call inside the transaction, after lockDigests. On SQLite the check and the
-   * tombstones happen in one synchronous step (before this function first awaits), so no hold can
-   * slip in between.
+   * PostgreSQL: the digests of `digests` a live push holds or a GC has tombstoned. Call inside the
+   * transaction right after lockDigests and BEFORE reading the rows the decision rests on: a push
+   * releases its hold only after its row committed, so a hold not seen here is either not taken
+   * yet (and cannot be before this transaction ends: taking one needs the digest's lock) or
+   * released after a commit the later reads see. Read after the rows, a push could commit its
+   * row and release its hold in between, and its fresh bytes would be condemned as orphans.
+   * SQLite: empty (claim checks the in-memory holds itself).
    */
-  private async claim(trx: Trx, digests: readonly string[], owner: string): Promise<string[]> {
+  private async busyDigests(trx: Trx, digests: readonly string[]): Promise<Set<string>> {
+    const busy = new Set<string>();
+    if (!this.pg) return busy;
+    const at = this.now();
+    for (const group of chunks([...digests], 500)) {
+      for (const r of await trx.selectFrom('blob_holds').select('digest').where('digest', 'in', group).where('until', '>', at).execute()) busy.add(r.digest);
+      for (const r of await trx.selectFrom('blob_tombstones').select('digest').where('digest', 'in', group).execute()) busy.add(r.digest);
+    }
+    return busy;
+  }
+
+  /**
+   * Of `digests`, tombstones for `owner` those that no live push holds and no one has tombstoned,
+   * and returns them. Call inside the transaction, after lockDigests; on PostgreSQL `busy` is what
+   * busyDigests found before the rows were read. On SQLite the check and the tombstones happen in
+   * one synchronous step (before this function first awaits), so no hold can slip in between, and
+   * a push that holds the digest cannot commit its row before this transaction ends.
+   */
+  private async claim(trx: Trx, digests: readonly string[], owner: string, busy: ReadonlySet<string>): Promise<string[]> {
     const at = this.now();
     if (!this.pg) {
       const doomed = digests.filter((d) => (this.memHeld.get(d) ?? 0) === 0 && !this.memTombstones.has(d));
       for (const d of doomed) this.memTombstones.set(d, { digest: d, owner, createdAt: at });
       return doomed;
-    }
-    const busy = new Set<string>();
-    for (const group of chunks([...digests], 500)) {
-      for (const r of await trx.selectFrom('blob_holds').select('digest').where('digest', 'in', group).where('until', '>', at).execute()) busy.add(r.digest);
-      for (const r of await trx.selectFrom('blob_tombstones').select('digest').where('digest', 'in', group).execute()) busy.add(r.digest);
     }
     const doomed = digests.filter((d) => !busy.has(d));
     for (const group of chunks(doomed, 500)) {
@@ -263,6 +279,7 @@ export class SqlGcStore implements GcStore {
       return await this.tx(async (trx) => {
         this.forgetMemTombstones(claimed);
         await this.lockDigests(trx, sorted);
+        const busy = await this.busyDigests(trx, sorted);
         let q = trx.selectFrom('blobs').select(['digest', 'size', 'created_at']).where('digest', 'in', sorted).orderBy('digest');
         if (this.pg) q = q.forUpdate();
         const rows = (await q.execute()).filter((r) => Number(r.created_at) < cutoff);
@@ -273,7 +290,7 @@ export class SqlGcStore implements GcStore {
           (await trx.selectFrom('manifest_references').select('child_digest').where('child_digest', 'in', candidates).execute()).map((r) => r.child_digest),
         );
         const unreferenced = candidates.filter((d) => !linked.has(d) && !referenced.has(d));
-        const doomed = await this.claim(trx, unreferenced, owner);
+        const doomed = await this.claim(trx, unreferenced, owner, busy);
         for (const d of doomed) claimed.add(d);
         if (doomed.length === 0) return [];
         await trx.deleteFrom('blobs').where('digest', 'in', doomed).execute();
@@ -292,20 +309,42 @@ export class SqlGcStore implements GcStore {
     digests.clear();
   }
 
-  async blobsFreedByRemovingLinks(doomedLinks: ReadonlyMap<string, number>, cutoff: number): Promise<BlobRecord[]> {
+  async findLinks(repository: string, digests: readonly string[], cutoff: number): Promise<GcLink[]> {
+    const out: GcLink[] = [];
+    for (const group of chunks([...new Set(digests)], 500)) {
+      const rows = await this.db
+        .selectFrom('repository_blobs as rb')
+        .innerJoin('repositories as r', 'r.id', 'rb.repository_id')
+        .leftJoin('blobs as b', 'b.digest', 'rb.digest')
+        .select(['rb.repository_id', 'r.name', 'rb.digest', 'b.size'])
+        .where('r.name', '=', repository)
+        .where('rb.digest', 'in', group)
+        .where('rb.created_at', '<', cutoff)
+        .execute();
+      for (const r of rows) out.push({ repositoryId: Number(r.repository_id), repository: r.name, digest: r.digest, size: Number(r.size ?? 0) });
+    }
+    return out;
+  }
+
+  async blobsFreed(doomedLinks: ReadonlyMap<string, number>, doomedRefs: ReadonlyMap<string, number>, cutoff: number): Promise<BlobRecord[]> {
     const out: BlobRecord[] = [];
-    for (const group of chunks([...doomedLinks.keys()], 500)) {
-      const counts = new Map(
+    const digests = [...new Set([...doomedLinks.keys(), ...doomedRefs.keys()])];
+    for (const group of chunks(digests, 500)) {
+      const links = new Map(
         (await this.db.selectFrom('repository_blobs').select(['digest', (eb) => eb.fn.countAll<number>().as('n')]).where('digest', 'in', group).groupBy('digest').execute()).map(
           (r) => [r.digest, Number(r.n)],
         ),
       );
-      const referenced = new Set(
-        (await this.db.selectFrom('manifest_references').select('child_digest').where('child_digest', 'in', group).execute()).map((r) => r.child_digest),
+      const refs = new Map(
+        (await this.db.selectFrom('manifest_references').select(['child_digest', (eb) => eb.fn.countAll<number>().as('n')]).where('child_digest', 'in', group).groupBy('child_digest').execute()).map(
+          (r) => [r.child_digest, Number(r.n)],
+        ),
       );
       const rows = await this.db.selectFrom('blobs').select(['digest', 'size', 'created_at']).where('digest', 'in', group).where('created_at', '<', cutoff).execute();
       for (const r of rows) {
-        if (!referenced.has(r.digest) && counts.get(r.digest) === doomedLinks.get(r.digest)) out.push(toBlob(r));
+        const l = links.get(r.digest) ?? 0;
+        const m = refs.get(r.digest) ?? 0;
+        if (l + m > 0 && l === (doomedLinks.get(r.digest) ?? 0) && m === (doomedRefs.get(r.digest) ?? 0)) out.push(toBlob(r));
       }
     }
     return out;
@@ -327,9 +366,10 @@ export class SqlGcStore implements GcStore {
       return await this.tx(async (trx) => {
         this.forgetMemTombstones(claimed);
         await this.lockDigests(trx, sorted);
+        const busy = await this.busyDigests(trx, sorted);
         const rows = new Set((await trx.selectFrom('blobs').select('digest').where('digest', 'in', sorted).execute()).map((r) => r.digest));
         const rowless = sorted.filter((d) => !rows.has(d));
-        const doomed = await this.claim(trx, rowless, owner);
+        const doomed = await this.claim(trx, rowless, owner, busy);
         for (const d of doomed) claimed.add(d);
         return doomed;
       });
