@@ -166,22 +166,36 @@ export interface Cost {
   egress: number;
   total: number;
 }
+export interface UsageCostEntry {
+  logicalBytes: number;
+  storedBytes: number;
+  images: number;
+  pulls: number;
+  egressBytes: number;
+  monthlyCost: Cost;
+}
+export interface RepositoryUsage extends UsageCostEntry {
+  repository: string;
+  uniqueBytes: number;
+  sharedBytes: number;
+  attributedBytes: number;
+  manifestBytes: number;
+  tags: number;
+  quotaBytes: number | null;
+  quotas: { scope: 'repository' | 'namespace'; name: string; quotaBytes: number; usedBytes: number }[];
+}
+export interface NamespaceUsage extends UsageCostEntry {
+  namespace: string;
+  repositories: number;
+  quotaBytes: number | null;
+}
 export interface UsageReport {
   period: { from: string; to: string; days: number };
   pricing: { storagePerGiBMonth: number; egressPerGiB: number; currency: string };
-  repositories: {
-    repository: string;
-    storedBytes: number;
-    uniqueBytes: number;
-    sharedBytes: number;
-    logicalBytes: number;
-    images: number;
-    tags: number;
-    pulls: number;
-    egressBytes: number;
-    quotaBytes: number | null;
-    monthlyCost: Cost;
-  }[];
+  repositories: RepositoryUsage[];
+  /** admins only */
+  namespaces?: NamespaceUsage[];
+  /** admins only */
   totals?: {
     repositories: number;
     images: number;
@@ -341,7 +355,8 @@ export class WharfClient {
   cleanupDryRun = (name: string, document?: unknown) =>
     this.request<CleanupReport>('POST', `/api/v1/cleanup-dry-runs/${name}`, document === undefined ? {} : { policy: document });
   runCleanup = (name: string) => this.request<CleanupReport>('POST', `/api/v1/cleanup-runs/${name}`);
-  usage = (q: { days?: number; repository?: string } = {}) => this.request<UsageReport>('GET', `/api/v1/usage${qs(q)}`);
+  /** the period: `days` (the last N UTC days), or `from` [and `to`] (YYYY-MM-DD, UTC, both included) */
+  usage = (q: { days?: number; from?: string; to?: string; repository?: string } = {}) => this.request<UsageReport>('GET', `/api/v1/usage${qs(q)}`);
   runGc = (o: { dryRun?: boolean } = {}) => this.request<GcReport>('POST', '/api/v1/gc', o);
   gcRuns = (limit?: number) =>
     this.request<{ items: { id: number; trigger: string; dryRun: boolean; startedAt: string; finishedAt: string | null; report: GcReport | null; error: string | null }[] }>(

@@ -29,15 +29,21 @@ export interface TagEvent {
 
 export interface RepositoryUsageRow {
   repository: string;
-  /** distinct blob bytes the repository links (what its quota counts) */
+  /** distinct blob bytes the repository links (repository_blobs; what its quota counts; manifests not included) */
   storedBytes: number;
-  /** of those, bytes no other repository links */
+  /** of those, bytes of blobs no other repository links */
   uniqueBytes: number;
   /** stored bytes with each blob split evenly among the repositories linking it (cost attribution) */
   attributedBytes: number;
-  /** sum over its manifests of manifest + referenced blobs: what pulling everything would move */
+  /**
+   * sum over its manifests of the manifest's own bytes plus the blobs it references (config and
+   * layers; an index's children are manifests of their own, counted once each): a layer used by two
+   * images of the repository counts twice, as it would in two pulls
+   */
   logicalBytes: number;
+  /** bytes of its manifests (stored in the DB, one row per repository) */
   manifestBytes: number;
+  /** manifests that are neither a child of an index in the repository nor a referrer (signature, SBOM, attestation) */
   images: number;
   manifests: number;
   tags: number;
@@ -57,6 +63,8 @@ export interface PolicyRow {
 }
 
 const DAY = 86_400_000;
+/** names or ids per IN list */
+const IN_CHUNK = 500;
 
 export function dayOf(ms: number): number {
   return Math.floor(ms / DAY);
@@ -179,6 +187,12 @@ export class SqlLifecycleStore {
   /** Usage of every repository (or of those named), in name order. */
   async usage(names?: readonly string[]): Promise<RepositoryUsageRow[]> {
     if (names !== undefined && names.length === 0) return [];
+    if (names !== undefined && names.length > IN_CHUNK) {
+      // bounded IN lists (SQLite and PostgreSQL both limit bound parameters)
+      const out: RepositoryUsageRow[] = [];
+      for (let i = 0; i < names.length; i += IN_CHUNK) out.push(...(await this.usage(names.slice(i, i + IN_CHUNK))));
+      return out.sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0));
+    }
     let repos = this.db.selectFrom('repositories').select(['id', 'name']).orderBy('name');
     if (names !== undefined) repos = repos.where('name', 'in', [...names]);
     const rows = await repos.execute();
@@ -229,11 +243,12 @@ export class SqlLifecycleStore {
       u.manifests = Number(m.n);
       u.manifestBytes = Number(m.bytes ?? 0);
     }
-    // images: manifests no index of the same repository lists
+    // images: manifests no index of the same repository lists, and not referrers (signatures, SBOMs)
     const images = await restrict(
       this.db
         .selectFrom('manifests as m')
         .select((eb) => ['m.repository_id', eb.fn.countAll<number>().as('n')])
+        .where('m.subject_digest', 'is', null)
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
@@ -297,37 +312,59 @@ export class SqlLifecycleStore {
 
   // --- traffic ---
 
-  /** Adds pulls and egress bytes (per repository name and day); rows of repositories that are gone are dropped. */
+  /**
+   * Adds pulls and egress bytes (per repository name and day); rows of repositories that are gone
+   * are dropped. One transaction: either every entry is added or none is, so a caller that retries
+   * after a failure never counts anything twice. Each row is an atomic `+=` upsert, so writers
+   * (two replicas' counters) never lose each other's counts; they lock rows in one order.
+   */
   async addTraffic(entries: readonly { repository: string; day: number; pulls: number; egressBytes: number }[]): Promise<void> {
     if (entries.length === 0) return;
+    // the same repository and day twice in one batch would hit one row twice in one INSERT (PostgreSQL refuses)
+    const merged = new Map<string, { repository: string; day: number; pulls: number; egressBytes: number }>();
+    for (const e of entries) {
+      const k = `${e.day} ${e.repository}`;
+      const m = merged.get(k);
+      if (m) {
+        m.pulls += e.pulls;
+        m.egressBytes += e.egressBytes;
+      } else merged.set(k, { ...e });
+    }
     const names = [...new Set(entries.map((e) => e.repository))];
-    const ids = new Map<string, number>();
-    for (let i = 0; i < names.length; i += 500) {
-      const rows = await this.db.selectFrom('repositories').select(['id', 'name']).where('name', 'in', names.slice(i, i + 500)).execute();
-      for (const r of rows) ids.set(r.name, Number(r.id));
-    }
-    const values = entries
-      .filter((e) => ids.has(e.repository))
-      .map((e) => ({ repository_id: ids.get(e.repository)!, day: e.day, pulls: e.pulls, egress_bytes: e.egressBytes }));
-    // one order for every writer, so two replicas' upserts lock rows in the same order
-    values.sort((a, b) => a.repository_id - b.repository_id || a.day - b.day);
-    for (let i = 0; i < values.length; i += 500) {
-      await this.db
-        .insertInto('repository_traffic')
-        .values(values.slice(i, i + 500))
-        .onConflict((oc) =>
-          oc.columns(['repository_id', 'day']).doUpdateSet((eb) => ({
-            pulls: eb(eb.ref('repository_traffic.pulls'), '+', eb.ref('excluded.pulls')),
-            egress_bytes: eb(eb.ref('repository_traffic.egress_bytes'), '+', eb.ref('excluded.egress_bytes')),
-          })),
-        )
-        .execute();
-    }
+    await this.db.transaction().execute(async (trx) => {
+      const ids = new Map<string, number>();
+      for (let i = 0; i < names.length; i += IN_CHUNK) {
+        const rows = await trx.selectFrom('repositories').select(['id', 'name']).where('name', 'in', names.slice(i, i + IN_CHUNK)).execute();
+        for (const r of rows) ids.set(r.name, Number(r.id));
+      }
+      const values = [...merged.values()]
+        .filter((e) => ids.has(e.repository) && (e.pulls > 0 || e.egressBytes > 0))
+        .map((e) => ({ repository_id: ids.get(e.repository)!, day: e.day, pulls: e.pulls, egress_bytes: e.egressBytes }));
+      // one order for every writer, so two replicas' upserts lock rows in the same order
+      values.sort((a, b) => a.repository_id - b.repository_id || a.day - b.day);
+      for (let i = 0; i < values.length; i += IN_CHUNK) {
+        await trx
+          .insertInto('repository_traffic')
+          .values(values.slice(i, i + IN_CHUNK))
+          .onConflict((oc) =>
+            oc.columns(['repository_id', 'day']).doUpdateSet((eb) => ({
+              pulls: eb(eb.ref('repository_traffic.pulls'), '+', eb.ref('excluded.pulls')),
+              egress_bytes: eb(eb.ref('repository_traffic.egress_bytes'), '+', eb.ref('excluded.egress_bytes')),
+            })),
+          )
+          .execute();
+      }
+    });
   }
 
   /** Pulls and egress per repository over days [fromDay, toDay]. */
   async traffic(fromDay: number, toDay: number, names?: readonly string[]): Promise<TrafficRow[]> {
     if (names !== undefined && names.length === 0) return [];
+    if (names !== undefined && names.length > IN_CHUNK) {
+      const out: TrafficRow[] = [];
+      for (let i = 0; i < names.length; i += IN_CHUNK) out.push(...(await this.traffic(fromDay, toDay, names.slice(i, i + IN_CHUNK))));
+      return out;
+    }
     let q = this.db
       .selectFrom('repository_traffic as t')
       .innerJoin('repositories as r', 'r.id', 't.repository_id')

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { parseDigest } from '../../domain/digest.js';
 import { parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
@@ -15,8 +16,9 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
     const url = await registry.blobDownloadUrl(name, digest);
     if (url !== undefined) {
       metrics.blobRedirects.inc();
-      // the object store serves it; counted whole (the client's Range is not seen here)
-      registry.noteBlobServed(name, digest, (await registry.statBlob(name, digest)).size);
+      // the object store serves it: counted as what the client asks for (its Range, which the 307
+      // makes it send again to the object store), since what it then receives is not seen here
+      registry.noteBlobServed(name, digest, requestedBytes(ctx.request.headers.range, (await registry.statBlob(name, digest)).size));
       await ctx.reply.code(307).header('location', url).header('docker-content-digest', digest).header('content-length', 0).send();
       return;
     }
@@ -38,11 +40,42 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   }
   const length = range ? range.end - range.start + 1 : blob.size;
   metrics.bytesOut.inc(length);
-  registry.noteBlobServed(name, digest, length);
+  countSent(ctx, stream!, length, (bytes) => registry.noteBlobServed(name, digest, bytes));
   ctx.reply.header('content-length', length);
   if (range) ctx.reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
   else ctx.reply.code(200);
   await ctx.reply.send(stream);
+}
+
+/**
+ * Egress (usage and cost): calls `note` once with the bytes sent — `length` when the response
+ * finished, else (the client went away) the bytes the blob stream handed to the response so far.
+ */
+function countSent(ctx: V2Context, stream: Readable, length: number, note: (bytes: number) => void): void {
+  const res = ctx.reply.raw;
+  let sent = 0;
+  let done = false;
+  const once = (bytes: number) => {
+    if (done) return;
+    done = true;
+    note(bytes);
+  };
+  // the response emits 'pipe' as the stream is piped into it: count what flows (pipe keeps the back-pressure)
+  res.once('pipe', (src: Readable) => {
+    if (src === stream) src.on('data', (chunk: Buffer) => void (sent += chunk.length));
+  });
+  res.once('finish', () => once(length));
+  res.once('close', () => once(res.writableFinished ? length : Math.min(sent, length)));
+}
+
+/** Bytes a GET with this Range header asks for (0 for a range the object store will refuse). */
+function requestedBytes(header: string | undefined, size: number): number {
+  try {
+    const r = parseRangeHeader(header, size);
+    return r ? r.end - r.start + 1 : size;
+  } catch {
+    return 0;
+  }
 }
 
 /** The requested range; a 416 always carries the blob's size (for `Content-Range: bytes *\/size`). */
