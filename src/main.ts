@@ -340,6 +340,7 @@ export async function createWharf(
     trustProxy: config.http.trustProxy,
     https: tls ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : undefined,
     isReady: () => ready,
+    blobs,
     jobs: jobs.store,
     scan,
     lifecycle: lifecycle.feature,

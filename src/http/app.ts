@@ -5,6 +5,7 @@ import type { JobStore } from '../storage/metadata/job-store.js';
 import type { ScanService } from '../features/scan/scan-service.js';
 import type { LifecycleFeature } from '../features/lifecycle/lifecycle-feature.js';
 import type { GarbageCollector } from '../registry/gc.js';
+import type { BlobStore } from '../storage/blob/blob-store.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import type { WharfMetrics } from '../observability/metrics.js';
 import { WharfError } from '../errors/wharf-error.js';
@@ -42,6 +43,8 @@ export interface AppDeps extends Omit<V2Options, 'gate'> {
   gc?: GarbageCollector;
   /** false while starting or draining; /readyz answers 503 */
   isReady?: () => boolean;
+  /** the blob store, for /readyz (a registry whose bytes are unreachable is not ready) */
+  blobs?: Pick<BlobStore, 'ping'>;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:@/-]{1,128}$/;
@@ -107,6 +110,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       await deps.metadata.ping();
     } catch (err) {
       return sendError(_request, reply, new WharfError('UNAVAILABLE', 'metadata database is unreachable', undefined, { cause: err }));
+    }
+    try {
+      await deps.blobs?.ping();
+    } catch (err) {
+      return sendError(_request, reply, new WharfError('UNAVAILABLE', 'blob store is unreachable', undefined, { cause: err }));
     }
     return reply.code(200).send({ status: 'ready' });
   });

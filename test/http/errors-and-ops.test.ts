@@ -1,6 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { ERROR_CODES } from '../../src/errors/codes.js';
 import { digestOf } from '../../src/domain/digest.js';
 import { pushBlob, pushImage, putManifest, startHarness, type Harness } from './harness.js';
@@ -153,6 +154,21 @@ describe('/readyz when not ready', () => {
       assert.equal((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
       assert.equal((await h.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'liveness is not readiness');
       ready = true;
+      assert.equal((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('503 UNAVAILABLE when the blob store is unreachable, 200 again once it is back', async () => {
+    const h = await startHarness();
+    try {
+      const root = join(h.dir, 'blobs');
+      renameSync(root, `${root}.away`);
+      const res = await h.app.inject({ method: 'GET', url: '/readyz' });
+      assertError(res, 503, 'UNAVAILABLE');
+      assert.match(res.body, /blob store/);
+      renameSync(`${root}.away`, root);
       assert.equal((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
     } finally {
       await h.close();

@@ -7,8 +7,8 @@ import { buildApp } from '../../src/http/app.js';
 import { WharfMetrics } from '../../src/observability/metrics.js';
 import { RegistryService } from '../../src/registry/registry-service.js';
 import { FsBlobStore } from '../../src/storage/blob/fs-blob-store.js';
-import { openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
-import type { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
+import { createPostgresKysely, openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
+import { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
 import { digestOf } from '../../src/domain/digest.js';
 import { buildAuthStack, type AuthStack, type AuthStackOptions } from '../support/auth-stack.js';
 import { ScanService } from '../../src/features/scan/scan-service.js';
@@ -47,16 +47,21 @@ export interface HarnessOptions {
   createRepositoriesOnPush?: boolean;
   /** a clock for the lifecycle feature and GC (policies' ages, grace periods) */
   now?: () => number;
+  /** metadata in this PostgreSQL database (a scratch one, test/support/postgres.ts) instead of SQLite */
+  postgresUrl?: string;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-http-'));
   const blobs = new FsBlobStore({ root: join(dir, 'blobs'), fsync: false });
   await blobs.init();
-  const metadata = openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
+  const dialect = options.postgresUrl ? 'postgres' : 'sqlite';
+  const metadata = options.postgresUrl
+    ? new SqlMetadataStore(createPostgresKysely({ connectionString: options.postgresUrl, poolSize: 6 }), 'postgres')
+    : openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
   await metadata.migrate();
-  const gcStore = new SqlGcStore(metadata.database, 'sqlite', { now: options.now });
-  const images = new SqlImageStore(metadata.database, 'sqlite', options.now);
+  const gcStore = new SqlGcStore(metadata.database, dialect, { now: options.now });
+  const images = new SqlImageStore(metadata.database, dialect, options.now);
   const lifecycle = createLifecycleFeature({
     database: metadata.database,
     images,
@@ -85,6 +90,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     pagination: { defaultPageSize: 100, maxPageSize: options.maxPageSize ?? 1000 },
     manifestBodyLimit: 4 * 1024 * 1024,
     ...(options.isReady ? { isReady: options.isReady } : {}),
+    blobs,
   });
   await app.ready();
   return {

@@ -240,6 +240,10 @@ describe('S3BlobStore', () => {
     });
     await assert.rejects(down.create(randomUUID()), (e) => isWharfError(e, 'UNAVAILABLE') && /write an upload state/.test(e.message) && !/not-shown/.test(e.message));
     await assert.rejects(down.open(digestOf(Buffer.from('x'))), (e) => isWharfError(e, 'UNAVAILABLE'));
+    // readiness (/readyz) asks the object store, and fails while it is unreachable or the bucket is gone
+    await assert.rejects(down.ping(), (e) => isWharfError(e, 'UNAVAILABLE'));
+    await assert.rejects(missingBucket.ping(), (e) => isWharfError(e, 'UNAVAILABLE'));
+    await fresh().store.ping();
     const { store } = fresh();
     for (const id of ['../x', 'a/b', '', 'x'.repeat(129)]) {
       await assert.rejects(store.create(id), (e) => isWharfError(e, 'BLOB_UPLOAD_UNKNOWN'), id);

@@ -34,6 +34,12 @@ export interface BlobStore {
    * header to the URL.
    */
   presignGet?(digest: Digest): Promise<string>;
+  /**
+   * Readiness (/readyz): resolves when the store can serve, throws when it cannot (the data
+   * directory is gone or not writable; the bucket is unreachable or the credentials refused).
+   * Cheap: one syscall or one request.
+   */
+  ping(): Promise<void>;
 }
 
 export interface AppendOptions {

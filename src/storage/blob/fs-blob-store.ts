@@ -14,7 +14,8 @@
  * half-way, commit re-reads the file to compute the digest.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
@@ -58,6 +59,10 @@ export class FsBlobStore implements BlobStore, UploadStore {
   async init(): Promise<void> {
     await mkdir(this.blobsDir, { recursive: true });
     await mkdir(this.uploadsDir, { recursive: true });
+  }
+
+  async ping(): Promise<void> {
+    await access(this.uploadsDir, constants.R_OK | constants.W_OK);
   }
 
   private blobPath(digest: Digest): string {

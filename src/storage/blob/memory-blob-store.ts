@@ -11,6 +11,8 @@ export class MemoryBlobStore implements BlobStore, UploadStore {
   private readonly blobs = new Map<string, Buffer>();
   private readonly uploads = new Map<string, Buffer[]>();
 
+  async ping(): Promise<void> {}
+
   async stat(digest: Digest): Promise<BlobStat | undefined> {
     const b = this.blobs.get(digest);
     return b ? { size: b.length } : undefined;

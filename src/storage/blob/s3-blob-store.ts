@@ -165,6 +165,11 @@ export class S3BlobStore implements BlobStore, UploadStore {
     await wrap('check the bucket', this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
   }
 
+  /** Readiness: the bucket answers HeadBucket with these credentials. */
+  async ping(): Promise<void> {
+    await this.init();
+  }
+
   close(): void {
     this.client.destroy();
   }
