@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { WharfError } from '../errors/wharf-error.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerFsckCommand } from './commands/fsck.js';
+import { registerGcCommands } from './commands/gc.js';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerRepositoryCommands } from './commands/repository.js';
@@ -20,6 +21,8 @@ export function buildCli(io: CliIO): Command {
     .description('Wharf: an OCI container and artifact registry for machine-learning teams')
     .version('0.1.0')
     .exitOverride()
+    // a command's options end at its subcommand (`wharf gc --json` vs `wharf gc runs --json`)
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   registerServeCommand(program, io);
   registerFsckCommand(program, io);
@@ -28,6 +31,7 @@ export function buildCli(io: CliIO): Command {
   registerIdentityCommands(program, io);
   registerRepositoryCommands(program, io);
   registerScanCommands(program, io);
+  registerGcCommands(program, io);
   return program;
 }
 
