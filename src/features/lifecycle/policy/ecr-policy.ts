@@ -87,15 +87,23 @@ export function parseEcrPolicy(v: unknown, base: string, problems: Problems): Ec
     if (r) rules.push({ rule: r, at: ptr(at, i) });
   });
 
+  // priorities across every rule with a usable one, also rules with problems of their own (so one
+  // round trip reports them all)
+  const prioritized: { priority: number; any: boolean; at: string }[] = [];
+  v.rules.forEach((item, i) => {
+    if (isObject(item) && typeof item.rulePriority === 'number' && Number.isInteger(item.rulePriority) && item.rulePriority >= 1) {
+      prioritized.push({ priority: item.rulePriority, any: isObject(item.selection) && item.selection.tagStatus === 'any', at: ptr(at, i) });
+    }
+  });
   const priorities = new Map<number, string>();
-  for (const { rule, at: ra } of rules) {
-    const other = priorities.get(rule.rulePriority);
-    if (other !== undefined) problems.add(ptr(ra, 'rulePriority'), `${rule.rulePriority} is also the priority of ${other}; priorities must be unique`);
-    else priorities.set(rule.rulePriority, ra);
+  for (const { priority, at: ra } of prioritized) {
+    const other = priorities.get(priority);
+    if (other !== undefined) problems.add(ptr(ra, 'rulePriority'), `${priority} is also the priority of ${other}; priorities must be unique`);
+    else priorities.set(priority, ra);
   }
-  const maxPriority = Math.max(...rules.map((r) => r.rule.rulePriority));
-  for (const { rule, at: ra } of rules) {
-    if (rule.tagStatus === 'any' && rule.rulePriority !== maxPriority) {
+  const maxPriority = Math.max(...prioritized.map((r) => r.priority));
+  for (const { priority, any, at: ra } of prioritized) {
+    if (any && priority !== maxPriority) {
       problems.add(ptr(ra, 'rulePriority'), 'a rule with tagStatus any must have the highest rulePriority (it is evaluated last)');
     }
   }
