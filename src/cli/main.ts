@@ -14,6 +14,7 @@ import { registerLoginCommands } from './commands/login.js';
 import { registerRepositoryCommands } from './commands/repository.js';
 import { registerScanCommands } from './commands/scan.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerUsageCommand } from './commands/usage.js';
 import { EXIT, type CliIO } from './io.js';
 
 export function buildCli(io: CliIO): Command {
@@ -32,6 +33,7 @@ export function buildCli(io: CliIO): Command {
   registerRepositoryCommands(program, io);
   registerScanCommands(program, io);
   registerGcCommands(program, io);
+  registerUsageCommand(program, io);
   return program;
 }
 
