@@ -15,6 +15,7 @@ import { SqlRepositorySettingsStore } from '../../src/storage/metadata/repositor
 import { SqlLifecycleStore, dayOf } from '../../src/features/lifecycle/sql-lifecycle-store.js';
 import { TrafficCounter } from '../../src/features/lifecycle/traffic-counter.js';
 import { UsageService } from '../../src/features/lifecycle/usage-service.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { createScratchDatabase, postgresSkipReason, type ScratchDatabase } from '../support/postgres.js';
 
 const dg = (s: string): Digest => digestOf(Buffer.from(s));
@@ -204,6 +205,24 @@ function storeSuite(name: string, open: () => Promise<{ metadata: SqlMetadataSto
     });
   });
 }
+
+describe('lifecycle.pricing config', () => {
+  test('defaults, env overrides, invalid prices refused', () => {
+    assert.deepEqual(loadConfig({ env: {} }).lifecycle.pricing, { storagePerGiBMonth: 0.1, egressPerGiB: 0.12, currency: 'USD' });
+    const c = loadConfig({ env: { WHARF_LIFECYCLE__PRICING__STORAGE_PER_GI_BMONTH: '0.026', WHARF_LIFECYCLE__PRICING__EGRESS_PER_GI_B: '0.09', WHARF_LIFECYCLE__PRICING__CURRENCY: 'EUR' } });
+    assert.deepEqual(c.lifecycle.pricing, { storagePerGiBMonth: 0.026, egressPerGiB: 0.09, currency: 'EUR' });
+    const problems = (flags: Record<string, unknown>) => {
+      try {
+        loadConfig({ flags });
+      } catch (e) {
+        return JSON.stringify((e as { detail?: unknown }).detail);
+      }
+      return 'accepted';
+    };
+    assert.match(problems({ 'lifecycle.pricing.egressPerGiB': -1 }), /lifecycle\/pricing\/egressPerGiB/);
+    assert.match(problems({ 'lifecycle.pricing.currency': 'euro' }), /lifecycle\/pricing\/currency/);
+  });
+});
 
 describe('TrafficCounter', () => {
   test('a failed flush keeps its counts and writes them once when the store is back', async () => {
