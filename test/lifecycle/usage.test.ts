@@ -14,6 +14,17 @@ import { startHarness, OCI_MANIFEST, type Harness } from '../http/harness.js';
 import { listen } from '../http/support.js';
 import { ADMIN, apiError, caller, json } from './support.js';
 import { basic } from '../support/auth-stack.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Digest } from '../../src/domain/digest.js';
+import { buildApp } from '../../src/http/app.js';
+import { WharfMetrics } from '../../src/observability/metrics.js';
+import { RegistryService } from '../../src/registry/registry-service.js';
+import { FsBlobStore } from '../../src/storage/blob/fs-blob-store.js';
+import { openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
+import { pushBlob } from '../http/harness.js';
 
 const CONFIG = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
 const C = CONFIG.length;
@@ -309,5 +320,43 @@ describe('usage: who sees what', () => {
 
   test('anonymous callers are refused', async () => {
     assert.equal((await caller(h.app)('GET', '/api/v1/usage')).statusCode, 401);
+  });
+});
+
+describe('usage: presigned redirects', () => {
+  test('a 307 to the object store counts what the client asks for (its Range); HEAD nothing', async () => {
+    class Presigning extends FsBlobStore {
+      async presignGet(digest: Digest): Promise<string> {
+        return `https://objects.example/${digest}`;
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'wharf-usage-redirect-'));
+    const metadata = openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
+    await metadata.migrate();
+    const blobs = new Presigning({ root: join(dir, 'blobs'), fsync: false });
+    await blobs.init();
+    const served: number[] = [];
+    const traffic = { manifestServed: () => undefined, blobServed: (_r: string, _d: Digest, bytes: number) => void served.push(bytes) };
+    const registry = new RegistryService({ metadata, blobs, uploads: blobs, traffic });
+    const app = buildApp({ logger: pino({ level: 'silent' }), metadata, metrics: new WharfMetrics({ defaultMetrics: false }), registry, pagination: { defaultPageSize: 100, maxPageSize: 1000 }, manifestBodyLimit: 4 << 20 });
+    await app.ready();
+    try {
+      const digest = await pushBlob(app, 'team/app', Buffer.alloc(1000, 'r'));
+      for (const [method, range, status] of [
+        ['GET', undefined, 307],
+        ['GET', 'bytes=2-5', 307],
+        ['GET', 'bytes=900-', 307],
+        ['HEAD', undefined, 200],
+      ] as const) {
+        const res = await app.inject({ method, url: `/v2/team/app/blobs/${digest}`, headers: range ? { range } : {} });
+        assert.equal(res.statusCode, status);
+      }
+      assert.deepEqual(served, [1000, 4, 100]);
+    } finally {
+      await app.close();
+      await registry.close();
+      await metadata.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
