@@ -11,6 +11,7 @@ import { registerFsckCommand } from './commands/fsck.js';
 import { registerGcCommands } from './commands/gc.js';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { registerRepositoryCommands } from './commands/repository.js';
 import { registerScanCommands } from './commands/scan.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -31,6 +32,7 @@ export function buildCli(io: CliIO): Command {
   registerLoginCommands(program, io);
   registerIdentityCommands(program, io);
   registerRepositoryCommands(program, io);
+  registerPolicyCommands(program, io);
   registerScanCommands(program, io);
   registerGcCommands(program, io);
   registerUsageCommand(program, io);
