@@ -357,6 +357,64 @@ function gcSuite(dialect: 'sqlite' | 'postgres'): void {
         for (const d of [config, ld]) assert.equal(await fx.hasBytes(d), true);
       }));
 
+    test('every decision is re-checked when acted on: what changed since the look is left alone', (t) =>
+      withFixture(t, async (fx) => {
+        // a link GC saw unreferenced, then a manifest referencing it committed
+        const img = Buffer.from('{"architecture":"amd64","os":"linux","n":"recheck"}');
+        const l = layer('recheck');
+        const config = await fx.blob('r', img);
+        const ld = await fx.blob('r', l);
+        fx.clock.t += 2 * HOUR;
+        const cutoff = fx.now() - HOUR;
+        const links = await fx.gcStore.findUnreferencedLinks(cutoff, undefined, 100);
+        assert.deepEqual(links.map((x) => x.digest).sort(), [config, ld].sort());
+        const manifest = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: OCI_MANIFEST,
+            config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: img.length },
+            layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: ld, size: l.length }],
+          }),
+        );
+        await fx.putManifest('r', 'v1', manifest, OCI_MANIFEST);
+        assert.deepEqual(await fx.gcStore.removeLinks(links, cutoff), []);
+        assert.equal(await fx.hasLink('r', ld), true);
+
+        // a blob GC saw unlinked, then pushed again (or mounted)
+        const bytes = layer('again');
+        const d = await fx.blob('s', bytes);
+        await fx.registry.deleteBlob('s', d as Digest);
+        fx.clock.t += 2 * HOUR;
+        const c2 = fx.now() - HOUR;
+        assert.deepEqual((await fx.gcStore.findUnreferencedBlobs(c2, undefined, 100)).map((b) => b.digest), [d]);
+        await fx.blob('s2', bytes);
+        assert.deepEqual(await fx.gcStore.condemnBlobs([d], c2, 'gc'), []);
+        assert.equal(await fx.hasBytes(d), true);
+        const mounted = await fx.blob('s3', layer('mount'));
+        await fx.registry.deleteBlob('s3', mounted as Digest);
+        fx.clock.t += 2 * HOUR;
+        assert.ok(await fx.registry.mountBlob('s4', mounted as Digest));
+        assert.deepEqual(await fx.gcStore.condemnBlobs([mounted], fx.now() - HOUR, 'gc'), []);
+
+        // bytes GC saw without a row, then committed by a push
+        const ob = layer('orphan-then-pushed');
+        const od = await fx.orphan(ob);
+        assert.deepEqual(await fx.gcStore.digestsWithoutRows([od]), [od]);
+        await fx.blob('o', ob);
+        assert.deepEqual(await fx.gcStore.condemnOrphans([od], 'gc'), []);
+        assert.equal(await fx.hasBytes(od), true);
+
+        // an untagged manifest GC decided on, then tagged, or listed by a new index
+        const u = await fx.image('m', undefined, [layer()]);
+        const c = await fx.image('m', undefined, [layer()]);
+        await fx.putManifest('m', 'now-tagged', (await fx.registry.getManifest('m', parseReference(u.digest))).content, OCI_MANIFEST);
+        assert.equal(await fx.images.deleteManifestIf('m', u.digest, { expectTags: [], keepReferrerOfPresentSubject: true }), 'changed');
+        await fx.index('m', 'idx', [c]);
+        assert.equal(await fx.images.deleteManifestIf('m', c.digest, { expectTags: [], keepReferrerOfPresentSubject: true }), 'referenced');
+        assert.equal(await fx.hasManifest('m', u.digest), true);
+        assert.equal(await fx.hasManifest('m', c.digest), true);
+      }));
+
     test('two GCs at once: all garbage goes once, nothing live is touched, counts add up', (t) =>
       withFixture(t, async (fx) => {
         const live = [await fx.image('live', 'v1', [layer(), layer()]), await fx.image('live2', 'v1', [layer()])];
