@@ -358,13 +358,13 @@ export const ConfigSchema = section(
     ),
     gc: section(
       {
-        enabled: Type.Boolean({ default: false, description: 'Run online garbage collection on a schedule; off by default until GC has its concurrency stress test (on demand, POST /api/v1/gc or wharf gc, works either way).' }),
+        enabled: Type.Boolean({ default: true, description: 'Run online garbage collection on a schedule (on demand, POST /api/v1/gc or wharf gc, works either way).' }),
         intervalSeconds: Type.Integer({ default: 86_400, minimum: 60, description: 'How often the scheduled GC runs (once across replicas).' }),
         graceSeconds: Type.Integer({
           default: 86_400,
           minimum: 0,
           description:
-            'A blob (or repository link) pushed or mounted less than this long ago is never collected: clients push blobs before the manifest that needs them. 0 only for tests.',
+            'A blob (or repository link) pushed or mounted less than this long ago is never collected: clients push blobs before the manifest that needs them, so keep it well above the longest push (at least an hour). 0 only for tests.',
         }),
         untaggedManifests: Type.Boolean({
           default: false,

@@ -71,7 +71,7 @@ describe('loadConfig: defaults', () => {
         metadata: { driver: 'sqlite', path: join(root, 'data', 'wharf.db') },
       },
       uploads: { maxAgeSeconds: 86_400, reclaimIntervalSeconds: 600 },
-      gc: { enabled: false, intervalSeconds: 86_400, graceSeconds: 86_400, untaggedManifests: false, sweepOrphanBytes: true },
+      gc: { enabled: true, intervalSeconds: 86_400, graceSeconds: 86_400, untaggedManifests: false, sweepOrphanBytes: true },
       lifecycle: {
         createRepositoriesOnPush: true,
         cleanupIntervalSeconds: 86_400,
