@@ -5,7 +5,7 @@ import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor } from '../domain/ma
 import { MediaTypes } from '../domain/media-types.js';
 import type { Reference } from '../domain/names.js';
 import { WharfError, isWharfError } from '../errors/wharf-error.js';
-import type { BlobStore, ByteRange, UploadStore } from '../storage/blob/blob-store.js';
+import type { BlobFile, BlobStore, ByteRange, UploadStore } from '../storage/blob/blob-store.js';
 import type { BlobHolds } from '../storage/metadata/gc-store.js';
 import type {
   BlobRecord,
@@ -236,6 +236,16 @@ export class RegistryService {
   async openBlob(repository: string, digest: Digest, range?: ByteRange): Promise<Readable> {
     await this.statBlob(repository, digest);
     return this.blobs.open(digest, range);
+  }
+
+  /**
+   * The blob as a file for positional reads, when the blob store keeps local files (undefined
+   * otherwise: use openBlob). Access is checked as for openBlob. The caller closes it.
+   */
+  async openBlobFile(repository: string, digest: Digest): Promise<BlobFile | undefined> {
+    if (!this.blobs.openFile) return undefined;
+    await this.statBlob(repository, digest);
+    return this.blobs.openFile(digest);
   }
 
   async deleteBlob(repository: string, digest: Digest): Promise<void> {

@@ -4,6 +4,7 @@ import { parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import { hasBody } from '../body.js';
 import { parseContentRange, parseRangeHeader } from '../range.js';
+import { sendBlobFile } from '../send-file.js';
 import type { V2Context } from './route-table.js';
 
 export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
@@ -26,8 +27,14 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   const blob = await registry.statBlob(name, digest);
   const range = head ? undefined : rangeOf(ctx.request.headers.range, blob.size);
   // open before any success header is set: if the bytes are gone, the 404 must not carry a
-  // year-long Cache-Control and the blob's ETag
-  const stream = head ? undefined : await registry.openBlob(name, digest, range);
+  // year-long Cache-Control and the blob's ETag. A local file is sent through reused buffers
+  // (send-file.ts); anything else (an object store) streams.
+  const file = head ? undefined : await registry.openBlobFile(name, digest);
+  const stream = head || file ? undefined : await registry.openBlob(name, digest, range);
+  if (file && file.size !== blob.size) {
+    await file.close();
+    throw new WharfError('INTERNAL', `blob ${digest} has ${file.size} bytes on disk, not the ${blob.size} recorded (run wharf fsck)`);
+  }
   ctx.reply
     .header('content-type', 'application/octet-stream')
     .header('docker-content-digest', digest)
@@ -40,10 +47,14 @@ export async function getBlob(ctx: V2Context, head: boolean): Promise<void> {
   }
   const length = range ? range.end - range.start + 1 : blob.size;
   metrics.bytesOut.inc(length);
-  countSent(ctx, stream!, length, (bytes) => registry.noteBlobServed(name, digest, bytes));
   ctx.reply.header('content-length', length);
   if (range) ctx.reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
   else ctx.reply.code(200);
+  if (file) {
+    await sendBlobFile(ctx.reply, file, range?.start ?? 0, range?.end ?? blob.size - 1, (bytes) => registry.noteBlobServed(name, digest, bytes));
+    return;
+  }
+  countSent(ctx, stream!, length, (bytes) => registry.noteBlobServed(name, digest, bytes));
   await ctx.reply.send(stream);
 }
 

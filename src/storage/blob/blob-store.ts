@@ -18,6 +18,18 @@ export interface BlobStat {
   size: number;
 }
 
+/**
+ * A blob opened for positional reads (a local file): lets the HTTP layer send it through a few
+ * reused buffers instead of a stream that allocates one per chunk (see http/send-file.ts).
+ */
+export interface BlobFile {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into the start of `buffer`; resolves with the count (0 past the end). */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface BlobStore {
   /** undefined when absent */
   stat(digest: Digest): Promise<BlobStat | undefined>;
@@ -34,6 +46,8 @@ export interface BlobStore {
    * header to the URL.
    */
   presignGet?(digest: Digest): Promise<string>;
+  /** Present only on a store of local files: the blob for positional reads. Throws BLOB_UNKNOWN when absent. */
+  openFile?(digest: Digest): Promise<BlobFile>;
   /**
    * Readiness (/readyz): resolves when the store can serve, throws when it cannot (the data
    * directory is gone or not writable; the bucket is unreachable or the credentials refused).

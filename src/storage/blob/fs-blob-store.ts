@@ -21,7 +21,7 @@ import type { Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
 import { algorithmOf, encodedOf, newHasher, type Digest, parseDigest, digestFromHash } from '../../domain/digest.js';
 import { WharfError } from '../../errors/wharf-error.js';
-import type { AppendOptions, BlobStat, BlobStore, ByteRange, CommitOptions, UploadStore } from './blob-store.js';
+import type { AppendOptions, BlobFile, BlobStat, BlobStore, ByteRange, CommitOptions, UploadStore } from './blob-store.js';
 
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 /**
@@ -97,6 +97,29 @@ export class FsBlobStore implements BlobStore, UploadStore {
     }
     // createReadStream takes ownership of the handle and closes it on end, error or destroy.
     return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  async openFile(digest: Digest): Promise<BlobFile> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.blobPath(digest), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new WharfError('BLOB_UNKNOWN', `blob ${digest} is not stored`);
+      throw e;
+    }
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    let closed: Promise<void> | undefined;
+    return {
+      size,
+      read: async (buffer, length, position) => (await fh.read(buffer, 0, length, position)).bytesRead,
+      close: () => (closed ??= fh.close()),
+    };
   }
 
   async delete(digest: Digest): Promise<void> {
