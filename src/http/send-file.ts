@@ -16,9 +16,9 @@ import type { BlobFile } from '../storage/blob/blob-store.js';
  * onResponse hooks still run): a read error mid-body destroys the connection, which the client
  * sees as a short body, as it would with a stream.
  */
-const CHUNK_BYTES = 1024 * 1024;
+export const CHUNK_BYTES = 2 * 1024 * 1024;
 /** buffers kept for reuse across responses (idle memory at most CHUNK_BYTES * POOL_MAX) */
-const POOL_MAX = 32;
+const POOL_MAX = 16;
 const pool: Buffer[] = [];
 const take = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
 const give = (b: Buffer): void => {
@@ -73,6 +73,8 @@ export async function sendBlobFile(reply: FastifyReply, file: BlobFile, start: n
       if (position < stop) {
         buffer = take();
         reading = file.read(buffer, Math.min(CHUNK_BYTES, stop - position), position);
+        // handled below, after the write; until then a failure must not count as unhandled
+        reading.catch(() => undefined);
       } else reading = undefined;
       const flowing = res.write(length === chunk.length ? chunk : chunk.subarray(0, length), (err) => {
         if (!err) sent += length;

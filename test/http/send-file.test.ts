@@ -1,6 +1,6 @@
 /**
  * Blob GETs from local files go through send-file.ts (reused buffers, the next chunk read while
- * one is written): bytes exact across its 1 MiB chunks, with ranges on and across chunk edges,
+ * one is written): bytes exact across its chunks, with ranges on and across chunk edges,
  * over a real socket; a file whose size disagrees with its row is a 500 before any success
  * header; a read failing mid-body cuts the connection (a short body, never a wrong one) and
  * counts what was sent.
@@ -13,12 +13,13 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { digestOf } from '../../src/domain/digest.js';
-import { sendBlobFile } from '../../src/http/send-file.js';
+import { CHUNK_BYTES, sendBlobFile } from '../../src/http/send-file.js';
 import type { BlobFile } from '../../src/storage/blob/blob-store.js';
 import { pushBlob, startHarness, type Harness } from './harness.js';
 import { assertError } from './support.js';
 
-const MiB = 1024 * 1024;
+/** the chunk size of send-file.ts: the edges the ranges below straddle */
+const MiB = CHUNK_BYTES;
 
 function fetchRaw(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer; aborted: boolean }> {
   return new Promise((resolve, reject) => {
