@@ -5,61 +5,23 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCli } from '../../src/cli/main.js';
-import { EXIT, type CliIO } from '../../src/cli/io.js';
-import { startHarness, type Harness } from '../http/harness.js';
-import { listen } from '../http/support.js';
-import { TEST_ADMIN_PASSWORD, basic } from '../support/auth-stack.js';
-import { digestOf } from '../../src/domain/digest.js';
+import { EXIT } from '../../src/cli/io.js';
+import type { Harness } from '../http/harness.js';
+import { pushImageAsAdmin, startCliSession, type CliSession } from './cli-support.js';
 
+let cli: CliSession;
 let h: Harness;
-let dir: string;
-let env: NodeJS.ProcessEnv;
 
-export async function wharf(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { env, out: (s) => void (out += s), err: (s) => void (err += s), readStdin: async () => stdin };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
+const wharf = (args: string[], stdin?: string) => cli.wharf(args, stdin);
 
 /** pushes a one-layer image as admin */
-async function push(repo: string, tag: string, layer: Buffer): Promise<string> {
-  const auth = { authorization: basic('admin', TEST_ADMIN_PASSWORD) };
-  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
-  for (const b of [config, layer]) {
-    const r = await h.app.inject({ method: 'POST', url: `/v2/${repo}/blobs/uploads/?digest=${digestOf(b)}`, headers: { ...auth, 'content-type': 'application/octet-stream' }, payload: b });
-    assert.equal(r.statusCode, 201, r.body);
-  }
-  const m = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(layer), size: layer.length }],
-    }),
-  );
-  const r = await h.app.inject({ method: 'PUT', url: `/v2/${repo}/manifests/${tag}`, headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, payload: m });
-  assert.equal(r.statusCode, 201, r.body);
-  return digestOf(m);
-}
+const push = (repo: string, tag: string, layer: Buffer): Promise<string> => pushImageAsAdmin(h, repo, tag, [layer]);
 
 before(async () => {
-  h = await startHarness({ auth: {} });
-  const server = `http://127.0.0.1:${await listen(h.app)}`;
-  dir = mkdtempSync(join(tmpdir(), 'wharf-cli-lifecycle-'));
-  env = { REGISTRY_AUTH_FILE: join(dir, 'auth.json'), HOME: dir, WHARF_SERVER: server };
-  const login = await wharf(['login', '-u', 'admin', '--password-stdin'], `${TEST_ADMIN_PASSWORD}\n`);
-  assert.equal(login.code, EXIT.ok, login.err);
+  cli = await startCliSession('wharf-cli-lifecycle-');
+  h = cli.h;
 });
-after(async () => {
-  await h?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(async () => cli?.close());
 
 describe('wharf repo / image / namespace', () => {
   test('repo create with settings, describe, update, list', async () => {

@@ -5,28 +5,21 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/main.js';
-import { EXIT, type CliIO } from '../../src/cli/io.js';
-import { startHarness, type Harness } from '../http/harness.js';
-import { imageManifest, listen } from '../http/support.js';
+import { EXIT } from '../../src/cli/io.js';
+import type { Harness } from '../http/harness.js';
+import { imageManifest } from '../http/support.js';
 import { TEST_ADMIN_PASSWORD, basic } from '../support/auth-stack.js';
+import { startCliSession, type CliSession } from './cli-support.js';
 import { digestOf } from '../../src/domain/digest.js';
 
 let h: Harness;
 let dir: string;
-let env: NodeJS.ProcessEnv;
+let cli: CliSession;
 const DAY = 86_400_000;
 
-async function wharf(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { env, out: (s) => void (out += s), err: (s) => void (err += s), readStdin: async () => stdin };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
+const wharf = (args: string[], stdin?: string) => cli.wharf(args, stdin);
 
 function file(name: string, content: unknown): string {
   const p = join(dir, name);
@@ -70,17 +63,11 @@ const GAR = [
 const ECR = { rules: [{ rulePriority: 1, description: 'one untagged', selection: { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } }] };
 
 before(async () => {
-  h = await startHarness({ auth: {} });
-  const server = `http://127.0.0.1:${await listen(h.app)}`;
-  dir = mkdtempSync(join(tmpdir(), 'wharf-cli-policy-'));
-  env = { REGISTRY_AUTH_FILE: join(dir, 'auth.json'), HOME: dir, WHARF_SERVER: server };
-  const login = await wharf(['login', '-u', 'admin', '--password-stdin'], `${TEST_ADMIN_PASSWORD}\n`);
-  assert.equal(login.code, EXIT.ok, login.err);
+  cli = await startCliSession('wharf-cli-policy-');
+  h = cli.h;
+  dir = cli.dir;
 });
-after(async () => {
-  await h?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(async () => cli?.close());
 
 describe('wharf policy', () => {
   test('set either format from a file (or stdin), with the extras as flags; get; delete', async () => {

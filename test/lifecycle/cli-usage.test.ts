@@ -5,52 +5,26 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/main.js';
-import { EXIT, type CliIO } from '../../src/cli/io.js';
+import { EXIT } from '../../src/cli/io.js';
 import { digestOf } from '../../src/domain/digest.js';
-import { startHarness, OCI_MANIFEST, type Harness } from '../http/harness.js';
-import { listen } from '../http/support.js';
+import type { Harness } from '../http/harness.js';
 import { TEST_ADMIN_PASSWORD, basic } from '../support/auth-stack.js';
+import { pushImageAsAdmin, startCliSession, type CliSession } from './cli-support.js';
 
 let h: Harness;
 let dir: string;
-let env: NodeJS.ProcessEnv;
+let cli: CliSession;
 const auth = () => ({ authorization: basic('admin', TEST_ADMIN_PASSWORD) });
 
-async function wharf(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { env, out: (s) => void (out += s), err: (s) => void (err += s), readStdin: async () => stdin };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
+const wharf = (args: string[], stdin?: string) => cli.wharf(args, stdin);
 
-async function push(repo: string, tag: string, layers: Buffer[]): Promise<void> {
-  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
-  for (const b of [config, ...layers]) {
-    const r = await h.app.inject({ method: 'POST', url: `/v2/${repo}/blobs/uploads/?digest=${digestOf(b)}`, headers: { ...auth(), 'content-type': 'application/octet-stream' }, payload: b });
-    assert.equal(r.statusCode, 201, r.body);
-  }
-  const m = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(l), size: l.length })),
-  });
-  const r = await h.app.inject({ method: 'PUT', url: `/v2/${repo}/manifests/${tag}`, headers: { ...auth(), 'content-type': OCI_MANIFEST }, payload: m });
-  assert.equal(r.statusCode, 201, r.body);
-}
+const push = async (repo: string, tag: string, layers: Buffer[]): Promise<void> => void (await pushImageAsAdmin(h, repo, tag, layers));
 
 before(async () => {
-  h = await startHarness({ auth: {} });
-  const server = `http://127.0.0.1:${await listen(h.app)}`;
-  dir = mkdtempSync(join(tmpdir(), 'wharf-cli-usage-'));
-  env = { REGISTRY_AUTH_FILE: join(dir, 'auth.json'), HOME: dir, WHARF_SERVER: server };
-  const login = await wharf(['login', '-u', 'admin', '--password-stdin'], `${TEST_ADMIN_PASSWORD}\n`);
-  assert.equal(login.code, EXIT.ok, login.err);
+  cli = await startCliSession('wharf-cli-usage-');
+  h = cli.h;
+  dir = cli.dir;
   const base = Buffer.alloc(3 * 2 ** 20, 'b'); // 3 MiB shared by both repositories
   await push('ml/train', 'v1', [base, Buffer.alloc(2 ** 20, 't')]);
   await push('ml/serve', 'v1', [base, Buffer.alloc(512 * 1024, 's')]);
@@ -61,10 +35,7 @@ before(async () => {
   const r = await h.app.inject({ method: 'PATCH', url: '/api/v1/repositories/ml/train', headers: { ...auth(), 'content-type': 'application/json' }, payload: { quotaBytes: 8 * 2 ** 20 } });
   assert.equal(r.statusCode, 200, r.body);
 });
-after(async () => {
-  await h?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(async () => cli?.close());
 
 describe('wharf usage', () => {
   test('a table per repository with sizes, pulls, egress, cost and quota; totals and dedup ratio', async () => {

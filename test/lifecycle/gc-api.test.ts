@@ -4,31 +4,22 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestOf, type Digest } from '../../src/domain/digest.js';
-import { runCli } from '../../src/cli/main.js';
-import { EXIT, type CliIO } from '../../src/cli/io.js';
+import { EXIT } from '../../src/cli/io.js';
 import type { GcReport } from '../../src/registry/gc.js';
-import { startHarness, type Harness } from '../http/harness.js';
-import { listen } from '../http/support.js';
+import type { Harness } from '../http/harness.js';
 import { TEST_ADMIN_PASSWORD, basic } from '../support/auth-stack.js';
+import { pushImageAsAdmin, startCliSession, type CliSession } from './cli-support.js';
 import { ADMIN, caller, json } from './support.js';
 
 const HOUR = 3_600_000;
 let h: Harness;
 let dir: string;
-let env: NodeJS.ProcessEnv;
+let cli: CliSession;
 const clock = { t: Date.now() };
 
-async function wharf(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { env, out: (s) => void (out += s), err: (s) => void (err += s), readStdin: async () => stdin };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
+const wharf = (args: string[], stdin?: string) => cli.wharf(args, stdin);
 
 /** pushes a blob no manifest will reference (garbage once the clock passes the grace period) */
 async function looseBlob(repo: string, label: string): Promise<string> {
@@ -44,44 +35,20 @@ async function looseBlob(repo: string, label: string): Promise<string> {
   return digest;
 }
 
-const AUTH = { authorization: basic('admin', TEST_ADMIN_PASSWORD) };
 
 /** pushes config + one layer and a manifest (by tag, or by digest when ref is undefined), as admin */
-async function pushAuthed(repo: string, ref: string | undefined): Promise<string> {
-  const cfg = Buffer.from(`{"architecture":"amd64","os":"linux","n":"${Math.random()}"}`);
-  const l = Buffer.from(`layer ${repo} ${Math.random()}`);
-  for (const b of [cfg, l]) {
-    const r = await h.app.inject({ method: 'POST', url: `/v2/${repo}/blobs/uploads/?digest=${digestOf(b)}`, headers: { ...AUTH, 'content-type': 'application/octet-stream' }, payload: b });
-    assert.equal(r.statusCode, 201, r.body);
-  }
-  const m = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(cfg), size: cfg.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(l), size: l.length }],
-    }),
-  );
-  const put = await h.app.inject({ method: 'PUT', url: `/v2/${repo}/manifests/${ref ?? digestOf(m)}`, headers: { ...AUTH, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, payload: m });
-  assert.equal(put.statusCode, 201, put.body);
-  return digestOf(m);
-}
+const pushAuthed = (repo: string, ref: string | undefined): Promise<string> =>
+  pushImageAsAdmin(h, repo, ref, [Buffer.from(`layer ${repo} ${Math.random()}`)], Buffer.from(`{"architecture":"amd64","os":"linux","n":"${Math.random()}"}`));
 
 const present = async (digest: string) => (await h.blobs.stat(digest as Digest)) !== undefined;
 
 before(async () => {
   // the harness's GC: grace 0, untagged manifests on; its clock is ours
-  h = await startHarness({ auth: {}, now: () => clock.t });
-  const server = `http://127.0.0.1:${await listen(h.app)}`;
-  dir = mkdtempSync(join(tmpdir(), 'wharf-cli-gc-'));
-  env = { REGISTRY_AUTH_FILE: join(dir, 'auth.json'), HOME: dir, WHARF_SERVER: server };
-  const login = await wharf(['login', '-u', 'admin', '--password-stdin'], `${TEST_ADMIN_PASSWORD}\n`);
-  assert.equal(login.code, EXIT.ok, login.err);
+  cli = await startCliSession('wharf-cli-gc-', { now: () => clock.t });
+  h = cli.h;
+  dir = cli.dir;
 });
-after(async () => {
-  await h?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(async () => cli?.close());
 
 describe('POST /api/v1/gc, GET /api/v1/gc/runs', () => {
   test('anonymous callers are refused; malformed bodies and queries are 400 and change nothing', async () => {
@@ -178,14 +145,14 @@ describe('wharf gc', () => {
   });
 
   test('without login it fails and says so', async () => {
-    const saved = env;
-    env = { ...env, REGISTRY_AUTH_FILE: join(dir, 'nobody.json') };
+    const saved = cli.env;
+    cli.env = { ...saved, REGISTRY_AUTH_FILE: join(dir, 'nobody.json') };
     try {
       const r = await wharf(['gc', '--dry-run']);
       assert.equal(r.code, EXIT.failure);
       assert.match(r.err, /not logged in/);
     } finally {
-      env = saved;
+      cli.env = saved;
     }
   });
 });
