@@ -174,7 +174,7 @@ export class GarbageCollector {
         while (pending.length > 0) {
           const next: string[] = [];
           for (const digest of pending) {
-            const r = await this.images.deleteManifestIf(repository, digest, { expectTags: [], keepReferrerOfPresentSubject: true });
+            const r = await this.images.deleteManifestIf(repository, digest, { expectTags: [], keepReferrerOfPresentSubject: true, pushedBefore: cutoff });
             if (r === 'deleted') {
               report.manifestsDeleted++;
               if (report.manifests.length < LISTED) report.manifests.push({ repository, digest });
@@ -370,7 +370,7 @@ export class GarbageCollector {
 
 /**
  * Untagged manifests no tagged or recent manifest keeps: not reachable from a root (a tagged
- * manifest, or one created at or after `cutoff`) through index children or, from a subject, to
+ * manifest, or one pushed — first or again — at or after `cutoff`) through index children or, from a subject, to
  * its referrers. Every one returned is untagged and older than the cutoff.
  */
 export function untaggedGarbage(graph: readonly ImageNode[], cutoff: number): string[] {
@@ -382,7 +382,7 @@ export function untaggedGarbage(graph: readonly ImageNode[], cutoff: number): st
     }
   }
   const kept = new Set<string>();
-  const stack = graph.filter((n) => n.tags.length > 0 || n.createdAt >= cutoff).map((n) => n.digest);
+  const stack = graph.filter((n) => n.tags.length > 0 || n.lastPushedAt >= cutoff).map((n) => n.digest);
   while (stack.length > 0) {
     const d = stack.pop()!;
     if (kept.has(d)) continue;

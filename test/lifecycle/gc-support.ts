@@ -33,6 +33,8 @@ export interface Desc {
 export interface PushedManifest extends Desc {
   config: string;
   layers: string[];
+  /** the manifest's bytes, to push it again */
+  content: Buffer;
 }
 
 export interface GcFixture {
@@ -126,7 +128,7 @@ export async function openGcFixture(dialect: 'sqlite' | 'postgres', pgUrl?: stri
         }),
       );
       const d = await fx.putManifest(repo, ref ?? digestOf(content), content, OCI_MANIFEST);
-      return { ...d, config, layers: layerDigests };
+      return { ...d, config, layers: layerDigests, content };
     },
     async index(repo, ref, children) {
       const content = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: children.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.size })) }));

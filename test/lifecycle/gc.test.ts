@@ -178,6 +178,24 @@ function gcSuite(dialect: 'sqlite' | 'postgres'): void {
         assert.deepEqual(counts(again), { manifestsDeleted: 0, linksRemoved: 0, blobsDeleted: 0, bytesReclaimed: 0, orphanBlobsDeleted: 0, orphanBytesReclaimed: 0 });
       }));
 
+    test('an old untagged manifest pushed again is young again: GC leaves it for the index that will list it', (t) =>
+      withFixture(t, async (fx) => {
+        const child = await fx.image('r', undefined, [layer('child')]);
+        fx.clock.t += 2 * HOUR;
+        // a client pushes the platform manifest again (by digest) just before the index
+        await fx.putManifest('r', child.digest, child.content, OCI_MANIFEST);
+        fx.clock.t += 1;
+        const report = await fx.gc({ untaggedManifests: true }).run();
+        assert.equal(report.manifestsDeleted, 0);
+        assert.equal(await fx.hasManifest('r', child.digest), true);
+        await fx.index('r', 'multi', [child]);
+        // the conditional delete re-checks the push time under lock: pushed at or after the cutoff is 'changed'
+        const other = await fx.image('r', undefined, [layer('other')]);
+        assert.equal(await fx.images.deleteManifestIf('r', other.digest, { expectTags: [], pushedBefore: fx.clock.t }), 'changed');
+        assert.equal(await fx.hasManifest('r', other.digest), true);
+        assert.equal(await fx.images.deleteManifestIf('r', other.digest, { expectTags: [], pushedBefore: fx.clock.t + 1 }), 'deleted');
+      }));
+
     test('a dry run changes nothing, and the run after it reports the same counts', (t) =>
       withFixture(t, async (fx) => {
         const shared = layer('shared');

@@ -13,6 +13,8 @@ export interface ImageNode {
   /** manifest bytes */
   size: number;
   createdAt: number;
+  /** the last push: createdAt, or later when the manifest was pushed again */
+  lastPushedAt: number;
   lastPulledAt: number | null;
   tags: string[];
   /** child manifests (index entries) */
@@ -28,6 +30,8 @@ export interface ConditionalDelete {
   expectTags?: readonly string[];
   /** leave a referrer alone while its subject is still in the repository (referrers go with their subject) */
   keepReferrerOfPresentSubject?: boolean;
+  /** only a manifest last pushed before this time (ms) goes; one pushed again since is 'changed' */
+  pushedBefore?: number;
 }
 
 export interface ImageStore {

@@ -133,6 +133,21 @@ function uploadLeases(dialect: SqlDialectName): Migration {
   };
 }
 
+/**
+ * The last time a manifest was pushed (issue 5, online GC): a manifest pushed again keeps its
+ * created_at (the first push, which image lists and cleanup policies go by) and gets
+ * last_pushed_at, so GC's untagged grace period starts over (an index's platform manifests are
+ * often pushed again just before the index).
+ */
+function manifestLastPushed(dialect: SqlDialectName): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('manifests').addColumn('last_pushed_at', t.bigint).execute();
+    },
+  };
+}
+
 export class WharfMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: SqlDialectName) {}
 
@@ -144,6 +159,7 @@ export class WharfMigrationProvider implements MigrationProvider {
       '0005_jobs': jobsMigration(this.dialect),
       '0010_scan': scanMigration(this.dialect),
       '0020_lifecycle': lifecycleMigration(this.dialect),
+      '0021_manifest_last_pushed': manifestLastPushed(this.dialect),
     };
   }
 }

@@ -39,6 +39,8 @@ export interface ManifestsTable {
   content: Uint8Array;
   created_at: number;
   last_pulled_at: number | null;
+  /** a push of a manifest the repository already had (migration 0021); null until then */
+  last_pushed_at: Generated<number | null>;
 }
 
 export interface ManifestReferencesTable {

@@ -47,7 +47,7 @@ export class SqlImageStore implements ImageStore {
     if (!repo) return [];
     const manifests = await this.db
       .selectFrom('manifests')
-      .select(['id', 'digest', 'media_type', 'artifact_type', 'subject_digest', 'size', 'created_at', 'last_pulled_at'])
+      .select(['id', 'digest', 'media_type', 'artifact_type', 'subject_digest', 'size', 'created_at', 'last_pulled_at', 'last_pushed_at'])
       .where('repository_id', '=', repo.id)
       .execute();
     const nodes = new Map<number, ImageNode>();
@@ -60,6 +60,7 @@ export class SqlImageStore implements ImageStore {
         subjectDigest: m.subject_digest,
         size: Number(m.size),
         createdAt: Number(m.created_at),
+        lastPushedAt: Math.max(Number(m.created_at), Number(m.last_pushed_at ?? 0)),
         lastPulledAt: m.last_pulled_at === null ? null : Number(m.last_pulled_at),
         tags: [],
         children: [],
@@ -91,10 +92,11 @@ export class SqlImageStore implements ImageStore {
     return this.tx(async (trx) => {
       const repo = await trx.selectFrom('repositories').select('id').where('name', '=', repository).executeTakeFirst();
       if (!repo) return 'gone';
-      let q = trx.selectFrom('manifests').select(['id', 'subject_digest']).where('repository_id', '=', repo.id).where('digest', '=', digest);
+      let q = trx.selectFrom('manifests').select(['id', 'subject_digest', 'created_at', 'last_pushed_at']).where('repository_id', '=', repo.id).where('digest', '=', digest);
       if (this.pg) q = q.forUpdate();
       const m = await q.executeTakeFirst();
       if (!m) return 'gone';
+      if (condition.pushedBefore !== undefined && Math.max(Number(m.created_at), Number(m.last_pushed_at ?? 0)) >= condition.pushedBefore) return 'changed';
       const parent = await trx
         .selectFrom('manifest_references as mr')
         .innerJoin('manifests as p', 'p.id', 'mr.manifest_id')

@@ -324,9 +324,12 @@ export class SqlMetadataStore implements MetadataStore {
 
   /**
    * Inserts the manifest unless the repository has it; true when inserted. A manifest that is
-   * already there is locked FOR SHARE (PostgreSQL): a concurrent deleteManifest then waits for this
-   * transaction, and sees (and removes) the tag it is about to set. If such a delete committed
-   * first, the lock finds no row and the insert is tried again.
+   * already there is pushed again: its last_pushed_at is set (created_at stays the first push),
+   * which also locks its row (PostgreSQL): a concurrent deleteManifest then waits for this transaction, and sees
+   * (and removes) the tag it is about to set; GC's conditional delete, which only takes manifests
+   * pushed before its cutoff, finds it renewed (an untagged child pushed again just before its
+   * index is not collected in between). If such a delete committed first, the update finds no
+   * row and the insert is tried again.
    */
   private async insertManifest(trx: Transaction<Database>, repoId: number, m: NewManifest, now: number): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -358,9 +361,14 @@ export class SqlMetadataStore implements MetadataStore {
         }
         return true;
       }
-      let existing = trx.selectFrom('manifests').select('id').where('repository_id', '=', repoId).where('digest', '=', m.digest);
-      if (this.pg) existing = existing.forShare();
-      if (await existing.executeTakeFirst()) return false;
+      const renewed = await trx
+        .updateTable('manifests')
+        .set({ last_pushed_at: now })
+        .where('repository_id', '=', repoId)
+        .where('digest', '=', m.digest)
+        .returning('id')
+        .executeTakeFirst();
+      if (renewed) return false;
     }
     throw Object.assign(new Error(`manifest ${m.digest} keeps appearing and disappearing`), { code: '40001' });
   }
