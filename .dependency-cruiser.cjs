@@ -1,6 +1,7 @@
 /**
  * The layers of docs/architecture.md, enforced: dependencies point one way, downward.
  *   cli -> main -> http -> features -> registry | auth -> storage -> domain -> errors
+ *                             features -> content -> domain | storage/blob contracts -> errors
  *   cli -> client -> domain -> errors   (the client knows HTTP, not the server's layers)
  * (config, observability and errors may be used from anywhere above them.)
  */
@@ -81,6 +82,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/features/([^/]+)/' },
       to: { path: '^src/features/', pathNot: ['^src/features/$1/'] },
+    },
+    {
+      name: 'content-below-features',
+      comment: 'content/ is the shared reading of image content (layer walk, inventories) under every feature: it may use domain/, errors/ and the blob contracts, never features, http, cli, client or main.ts.',
+      severity: 'error',
+      from: { path: layer('content') },
+      to: { path: [layer('features'), layer('http'), layer('cli'), layer('client'), layer('registry'), layer('auth'), layer('jobs'), '^src/storage/metadata/', '^src/main\\.ts$'] },
     },
     {
       name: 'only-main-composes',

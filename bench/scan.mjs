@@ -22,9 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { pack } from 'tar-stream';
-import { decompressLayer } from '../src/features/scan/layers/decompress.ts';
-import { DEFAULT_WALK_LIMITS, walkLayers } from '../src/features/scan/layers/layer-walker.ts';
-import { buildInventory, wantPath } from '../src/features/scan/inventory/collector.ts';
+import { decompressLayer } from '../src/content/layers/decompress.ts';
+import { DEFAULT_WALK_LIMITS, walkLayers } from '../src/content/layers/layer-walker.ts';
+import { buildInventory, wantPath } from '../src/content/inventory/collector.ts';
 import { extract } from 'tar-stream';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

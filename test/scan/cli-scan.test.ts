@@ -13,7 +13,7 @@ import { failsAt, parseImageRef } from '../../src/cli/commands/scan.js';
 import { startHarness, pushImage, type Harness } from '../http/harness.js';
 import { listen } from '../http/support.js';
 import { TEST_ADMIN_PASSWORD, basic } from '../support/auth-stack.js';
-import { mlImageLayers } from './support/fixtures.js';
+import { mlImageLayers } from '../content/support/fixtures.js';
 import { zipOf } from './support/zip.js';
 
 const OSV_DIR = join(import.meta.dirname, '..', 'fixtures', 'osv');

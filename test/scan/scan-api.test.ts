@@ -13,8 +13,8 @@ import { JobRunner } from '../../src/jobs/job-runner.js';
 import { SqlJobStore } from '../../src/storage/metadata/sql-job-store.js';
 import { startHarness, pushImage, type Harness } from '../http/harness.js';
 import { TEST_ADMIN_PASSWORD, basic } from '../support/auth-stack.js';
-import { mlImageLayers } from './support/fixtures.js';
-import { gzip, tarOf } from './support/layers.js';
+import { mlImageLayers } from '../content/support/fixtures.js';
+import { gzip, tarOf } from '../content/support/layers.js';
 import { zipOf } from './support/zip.js';
 
 const OSV_DIR = join(import.meta.dirname, '..', 'fixtures', 'osv');

@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareDebianVersions, parseDebianVersion } from '../../src/features/scan/versions/debian-version.js';
 import { compareApkVersions, isApkVersion } from '../../src/features/scan/versions/apk-version.js';
-import { comparePep440Versions, isPep440Version, normalizePythonName } from '../../src/features/scan/versions/pep440-version.js';
+import { comparePep440Versions, isPep440Version } from '../../src/features/scan/versions/pep440-version.js';
+import { normalizePythonName } from '../../src/content/inventory/python.js';
 import { compareSemver, isSemver } from '../../src/features/scan/versions/semver-version.js';
 import { splitEcosystem } from '../../src/features/scan/versions/ecosystems.js';
 

@@ -5,7 +5,7 @@
  * origin), since that is what distributions' advisories name; the advisory's release
  * (`Debian:12`) must be the image's.
  */
-import type { InventoryPackage } from './inventory/inventory.js';
+import type { InventoryPackage } from '../../content/inventory/inventory.js';
 import { normalizePackageName } from './versions/ecosystems.js';
 import type { SeverityLevel } from './vulns/cvss.js';
 import { matchAffected } from './vulns/osv-match.js';

@@ -4,7 +4,7 @@
  * transactions; JSON columns are text in both dialects.
  */
 import type { Kysely } from 'kysely';
-import type { Inventory } from './inventory/inventory.js';
+import type { Inventory } from '../../content/inventory/inventory.js';
 import type { CandidateAdvisory, Finding } from './matching.js';
 import type { ScanTables } from './scan-tables.js';
 import type { Advisory, AffectedPackage } from './vulns/osv.js';

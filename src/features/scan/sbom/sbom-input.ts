@@ -1,5 +1,5 @@
 /** What an SBOM is made from: the image (by repository and digest) and its stored inventory. */
-import type { Inventory } from '../inventory/inventory.js';
+import type { Inventory } from '../../../content/inventory/inventory.js';
 
 export interface SbomInput {
   repository: string;

@@ -5,7 +5,8 @@
  */
 import { compareApkVersions, isApkVersion } from './apk-version.js';
 import { compareDebianVersions, parseDebianVersion } from './debian-version.js';
-import { comparePep440Versions, isPep440Version, normalizePythonName } from './pep440-version.js';
+import { normalizePythonName } from '../../../content/inventory/python.js';
+import { comparePep440Versions, isPep440Version } from './pep440-version.js';
 import { compareSemver, isSemver } from './semver-version.js';
 
 export interface VersionScheme {

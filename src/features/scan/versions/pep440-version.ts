@@ -1,7 +1,7 @@
 /**
  * PEP 440 (Python) version comparison through @renovatebot/pep440, a port of pypa/packaging's
  * version ordering (epochs, pre/post/dev releases, local versions such as torch's `2.1.0+cu121`).
- * Pure. Names are normalized per PEP 503 for matching.
+ * Pure. (Names are normalized per PEP 503 by content/inventory/python.ts.)
  */
 import pep440 from '@renovatebot/pep440';
 
@@ -14,9 +14,4 @@ export function comparePep440Versions(a: string, b: string): -1 | 0 | 1 {
   if (!isPep440Version(a) || !isPep440Version(b)) throw new RangeError(`not a PEP 440 version: ${JSON.stringify(isPep440Version(a) ? b : a).slice(0, 80)}`);
   const c = pep440.compare(a, b);
   return c < 0 ? -1 : c > 0 ? 1 : 0;
-}
-
-/** PEP 503 normalized project name: lower case, runs of `-`, `_` and `.` become one `-`. */
-export function normalizePythonName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, '-');
 }

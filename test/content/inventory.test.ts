@@ -6,11 +6,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { parseDpkgStatus } from '../../src/features/scan/inventory/dpkg.js';
-import { parseApkInstalled } from '../../src/features/scan/inventory/apk.js';
-import { parseOsRelease } from '../../src/features/scan/inventory/os-release.js';
-import { parseCondaMeta, parsePythonMetadata } from '../../src/features/scan/inventory/python.js';
-import { parseNodePackageJson } from '../../src/features/scan/inventory/node.js';
+import { parseDpkgStatus } from '../../src/content/inventory/dpkg.js';
+import { parseApkInstalled } from '../../src/content/inventory/apk.js';
+import { parseOsRelease } from '../../src/content/inventory/os-release.js';
+import { parseCondaMeta, parsePythonMetadata } from '../../src/content/inventory/python.js';
+import { parseNodePackageJson } from '../../src/content/inventory/node.js';
 import {
   cudaFromLocalVersion,
   parseCudaVersionJson,
@@ -20,9 +20,9 @@ import {
   parseTensorflowBuildInfo,
   parseTorchVersionPy,
   versionFromSoname,
-} from '../../src/features/scan/inventory/ml.js';
-import { buildInventory, wantPath } from '../../src/features/scan/inventory/collector.js';
-import { walkLayers } from '../../src/features/scan/layers/layer-walker.js';
+} from '../../src/content/inventory/ml.js';
+import { buildInventory, wantPath } from '../../src/content/inventory/collector.js';
+import { walkLayers } from '../../src/content/layers/layer-walker.js';
 import { gzip, tarOf } from './support/layers.js';
 import * as F from './support/fixtures.js';
 

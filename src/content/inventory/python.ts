@@ -48,3 +48,8 @@ export function parseCondaMeta(text: string): CondaPackage | undefined {
   if (typeof o.license === 'string' && o.license.length <= 200) out.license = o.license;
   return out;
 }
+
+/** PEP 503 normalized project name: lower case, runs of `-`, `_` and `.` become one `-`. */
+export function normalizePythonName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { DEFAULT_WALK_LIMITS, LayerError, normalizeTarPath, walkLayers, type Want, type WalkLimits } from '../../src/features/scan/layers/layer-walker.js';
+import { DEFAULT_WALK_LIMITS, LayerError, normalizeTarPath, walkLayers, type Want, type WalkLimits } from '../../src/content/layers/layer-walker.js';
 import { gzip, hasZstdCli, tarOf, zstdCli, zstdRaw, zstdRleBomb, zstdWithWindow, type TarEntry } from './support/layers.js';
 
 const layer = (bytes: Buffer, digest = 'sha256:test') => ({ digest, open: async () => Readable.from([bytes]) });

@@ -6,7 +6,6 @@
 import { posix } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import type { FileView, ViewEntry, Want } from '../layers/layer-walker.js';
-import { normalizePythonName } from '../versions/pep440-version.js';
 import { parseApkInstalled } from './apk.js';
 import { parseDpkgStatus, type DpkgPackage } from './dpkg.js';
 import type { Inventory, InventoryPackage, MlComponent, MlFramework, MlInventory } from './inventory.js';
@@ -23,7 +22,7 @@ import {
 } from './ml.js';
 import { parseNodePackageJson } from './node.js';
 import { parseOsRelease, type OsRelease } from './os-release.js';
-import { parseCondaMeta, parsePythonMetadata } from './python.js';
+import { normalizePythonName, parseCondaMeta, parsePythonMetadata } from './python.js';
 
 const SITE = String.raw`(?:^|/)(?:site|dist)-packages/`;
 const RE = {
