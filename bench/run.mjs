@@ -12,7 +12,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCENARIOS, SIZES, median } from './lib/scenarios.mjs';
-import { commCpuSeconds, cpuOf, cpuSeconds, distributionVersion, foreignLoad, rssMiB, settle, startServer } from './lib/servers.mjs';
+import { BENCH_USER, commCpuSeconds, cpuOf, cpuSeconds, distributionVersion, foreignLoad, rssMiB, settle, startServer } from './lib/servers.mjs';
 import { WRK } from './lib/wrk.mjs';
 import { diskWriteFsyncMBps } from './lib/calibrate.mjs';
 import { CheckError } from './lib/http.mjs';
@@ -33,6 +33,11 @@ const USAGE = `usage: node bench/run.mjs [options]
   --backend B       local (default: each server on its own directory; Wharf with SQLite) or
                     scale-out (both servers store blobs in one S3 server, s3rver, each in its
                     own bucket; Wharf keeps metadata in a scratch PostgreSQL database)
+  --auth a,b        Wharf's authentication modes to measure: none (auth off, the default),
+                    bearer (Docker registry tokens, fetched once per scope and reused, as
+                    docker/podman/containerd do), basic (Basic credentials on every request,
+                    as scripts do). With bearer or basic, Distribution runs twice: without
+                    auth and with htpasswd (bcrypt) auth, Basic on every request
   --keep-tmp        keep the servers' data directories and logs (under .bench/tmp/)
   --json FILE       where to write results (default .bench/results-<timestamp>.json)
   --list            list the scenarios and exit
@@ -40,7 +45,7 @@ const USAGE = `usage: node bench/run.mjs [options]
 `;
 
 function parseArgs(argv) {
-  const o = { retries: 2, settleMaxMs: 20_000, reps: 3, only: undefined, quick: false, keepTmp: false, json: undefined, targets: ['wharf', 'distribution'], list: false, backend: 'local' };
+  const o = { retries: 2, settleMaxMs: 20_000, reps: 3, only: undefined, quick: false, keepTmp: false, json: undefined, targets: ['wharf', 'distribution'], list: false, backend: 'local', auth: ['none'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -58,6 +63,7 @@ function parseArgs(argv) {
     else if (flag === '--json') o.json = val();
     else if (flag === '--list') o.list = true;
     else if (flag === '--backend') o.backend = val();
+    else if (flag === '--auth') o.auth = val().split(',').map((x) => x.trim()).filter(Boolean);
     // Hidden, for developing the harness: e.g. --targets distribution,distribution measures
     // Distribution against itself; --targets distribution measures it alone.
     else if (flag === '--targets') o.targets = val().split(',').map((s) => s.trim());
@@ -73,6 +79,10 @@ function parseArgs(argv) {
     die('--targets takes one or two of: wharf, distribution');
   }
   if (o.backend !== 'local' && o.backend !== 'scale-out') die('--backend takes local or scale-out');
+  if (o.auth.length < 1 || o.auth.some((a) => !['none', 'bearer', 'basic'].includes(a)) || new Set(o.auth).size !== o.auth.length) {
+    die('--auth takes one or more of: none, bearer, basic');
+  }
+  if (!(o.auth.length === 1 && o.auth[0] === 'none') && o.targets.join() !== 'wharf,distribution') die('--auth and --targets do not mix');
   if (o.only) {
     const unknown = o.only.filter((id) => !SCENARIOS.some((s) => s.id === id));
     if (unknown.length) die(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
@@ -133,11 +143,12 @@ async function main() {
   const tmpDir = join(benchDir, 'tmp', `run-${stamp}`);
   const ctx = { s, reps: opts.reps, blobDir: join(benchDir, 'blobs'), targets: [], notes: new Set(), noisy: [] };
 
-  const labels = opts.targets.map((k, i) => (opts.targets.filter((x) => x === k).length > 1 ? `${k}#${i + 1}` : k));
+  const specs = targetSpecs(opts);
+  const labels = specs.map((x) => x.label);
   const machine = machineInfo();
   machine.backend = opts.backend;
   log(
-    `Wharf benchmark: ${labels.join(' vs ')}, ${opts.reps} rep(s)${opts.quick ? ', QUICK sizes' : ''}; backend ${opts.backend}; ${machine.cpus} CPUs, ${machine.memGiB} GiB`,
+    `Wharf benchmark: ${labels.join(', ')}, ${opts.reps} rep(s)${opts.quick ? ', QUICK sizes' : ''}; backend ${opts.backend}; ${machine.cpus} CPUs, ${machine.memGiB} GiB`,
   );
   log(`scenarios: ${scenarios.map((x) => x.id).join(', ')}`);
 
@@ -168,8 +179,8 @@ async function main() {
       const s3 = await startS3(join(tmpDir, 's3'), buckets);
       backendParts.push(s3);
       log(`s3rver at ${s3.endpoint} (pid ${s3.pid}), buckets ${buckets.join(', ')}`);
-      for (let i = 0; i < opts.targets.length; i++) {
-        if (opts.targets[i] === 'wharf') {
+      for (let i = 0; i < specs.length; i++) {
+        if (specs[i].kind === 'wharf') {
           const db = await createDatabase();
           backendParts.push({ stop: () => db.drop() });
           backends.push({ wharfYaml: wharfScaleOutYaml(s3, buckets[i], db.url), wharfEnv: { BENCH_S3_SECRET: S3RVER_KEY } });
@@ -179,18 +190,20 @@ async function main() {
       // it is counted with the server being measured (only one is measured at a time).
       ctx.backend = { label: 'backend', cpu: () => (cpuSeconds(s3.pid) ?? 0) + commCpuSeconds('postgres') };
     }
-    for (let i = 0; i < opts.targets.length; i++) {
+    for (let i = 0; i < specs.length; i++) {
       try {
         const t = await startServer({
           backend: backends[i],
-          kind: opts.targets[i],
+          kind: specs[i].kind,
+          auth: specs[i].auth,
           label: labels[i],
           dir: join(tmpDir, labels[i].replace('#', '-')),
           wharfEntry: join(ROOT, 'dist/cli/main.js'),
           cwd: ROOT,
         });
+        t.user = BENCH_USER;
         ctx.targets.push(t);
-        log(`started ${t.label} at ${t.base} (pid ${t.pid})`);
+        log(`started ${t.label} at ${t.base} (pid ${t.pid}${t.auth !== 'none' ? `, auth ${t.auth}` : ''})`);
       } catch (err) {
         log(`\nCANNOT START ${labels[i].toUpperCase()}: ${err.message}\n`);
         await cleanup();
@@ -267,7 +280,7 @@ async function main() {
     const report = {
       startedAt: stamp,
       command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-      options: { backend: opts.backend, reps: opts.reps, retries: opts.retries, settleMaxSeconds: opts.settleMaxMs / 1000, quick: opts.quick, targets: labels, only: opts.only ?? null },
+      options: { backend: opts.backend, auth: opts.auth, reps: opts.reps, retries: opts.retries, settleMaxSeconds: opts.settleMaxMs / 1000, quick: opts.quick, targets: labels, only: opts.only ?? null },
       sizes: s,
       machine,
       rows,
@@ -275,7 +288,8 @@ async function main() {
       noisyMeasurements: ctx.noisy,
       scenarios: results,
     };
-    process.stdout.write(`\n${renderTable(rows, labels, opts, machine)}\n`);
+    for (const t of ctx.targets) if (t.tokenFetches) ctx.notes.add(`${t.label}: ${t.tokenFetches} token(s) fetched from /auth/token in the whole run (one per scope, reused until expiry)`);
+    process.stdout.write(`\n${renderTable(rows, ctx, opts, machine)}\n`);
     if (ctx.noisy.length) {
       process.stdout.write(
         `\nWARNING: ${ctx.noisy.length} measurement(s) ran while other processes used > ${NOISY} cores (figures less reliable):\n` +
@@ -307,49 +321,97 @@ function checkAlive(ctx) {
   }
 }
 
+/**
+ * The targets: { kind, auth, label }. Without --auth (or --auth none): as --targets says (Wharf
+ * vs Distribution). With auth modes: Wharf once per mode (wharf, wharf-bearer, wharf-basic),
+ * then Distribution without auth and Distribution with htpasswd.
+ */
+function targetSpecs(opts) {
+  if (opts.auth.length === 1 && opts.auth[0] === 'none') {
+    return opts.targets.map((k, i) => ({ kind: k, auth: 'none', label: opts.targets.filter((x) => x === k).length > 1 ? `${k}#${i + 1}` : k }));
+  }
+  return [
+    ...opts.auth.map((a) => ({ kind: 'wharf', auth: a, label: a === 'none' ? 'wharf' : `wharf-${a}` })),
+    { kind: 'distribution', auth: 'none', label: 'distribution' },
+    { kind: 'distribution', auth: 'htpasswd', label: 'distribution-htpasswd' },
+  ];
+}
+
+/**
+ * Which pairs are compared: the first target against the second (no --auth); with --auth every
+ * Wharf target against Distribution without auth (these carry the targets: issue 10 asks for
+ * them with auth on against an unauthenticated Distribution), and every authenticated Wharf
+ * target against Distribution with htpasswd (information).
+ */
+function comparisons(ctx) {
+  const ts = ctx.targets;
+  if (ts.length <= 2) return ts.length === 2 ? [{ a: ts[0], b: ts[1], graded: true }] : [{ a: ts[0], b: undefined, graded: false }];
+  const wharfs = ts.filter((t) => t.kind === 'wharf');
+  const dNone = ts.find((t) => t.kind === 'distribution' && t.auth === 'none');
+  const dHt = ts.find((t) => t.kind === 'distribution' && t.auth === 'htpasswd');
+  return [
+    ...wharfs.map((w) => ({ a: w, b: dNone, graded: true })),
+    ...wharfs.filter((w) => w.auth !== 'none').map((w) => ({ a: w, b: dHt, graded: false })),
+  ].filter((c) => c.b);
+}
+
 function summarise(scenarios, results, ctx) {
   const rows = [];
-  const [a, b] = ctx.targets.map((t) => t.label);
   for (const sc of scenarios) {
     const r = results[sc.id];
     const errOf = (label) => r.errors.prepare ?? r.errors[label];
     for (const d of [...sc.metrics, ...(sc.info ?? [])]) {
       const isInfo = !sc.metrics.includes(d);
-      const val = (label) => {
+      const valOf = (label) => {
         if (!label || errOf(label)) return undefined;
         if (isInfo) return r.perTarget[label].setup?.[d.key];
         const xs = r.perTarget[label].reps.map((m) => m[d.key]).filter((x) => typeof x === 'number');
         return xs.length ? median(xs) : undefined;
       };
-      const va = val(a);
-      const vb = val(b);
-      let ratio;
-      let pairedRatios;
-      if (va !== undefined && vb !== undefined) {
-        ratio = d.better === 'higher' ? va / vb : vb / va;
-        // each repetition measured A then B back to back: the per-repetition ratios
-        const ra = r.perTarget[a].reps.map((m) => m[d.key]);
-        const rb = r.perTarget[b].reps.map((m) => m[d.key]);
-        if (!isInfo) pairedRatios = ra.map((x, i) => +(d.better === 'higher' ? x / rb[i] : rb[i] / x).toFixed(3));
+      const values = Object.fromEntries(ctx.targets.map((t) => [t.label, valOf(t.label)]));
+      for (const { a: ta, b: tb, graded } of comparisons(ctx)) {
+        const a = ta.label;
+        const b = tb?.label;
+        const va = values[a];
+        const vb = b ? values[b] : undefined;
+        let ratio;
+        let pairedRatios;
+        if (va !== undefined && vb !== undefined && vb !== 0 && va !== 0) {
+          ratio = d.better === 'higher' ? va / vb : vb / va;
+          // each repetition measured A then B back to back: the per-repetition ratios
+          const ra = r.perTarget[a].reps.map((m) => m[d.key]);
+          const rb = r.perTarget[b].reps.map((m) => m[d.key]);
+          if (!isInfo) pairedRatios = ra.map((x, i) => +(d.better === 'higher' ? x / rb[i] : rb[i] / x).toFixed(3));
+        }
+        const authOn = ta.auth !== 'none';
+        const target = isInfo || !graded ? null : authOn && 'authTarget' in d ? d.authTarget : d.target;
+        const limit = isInfo || !graded || !authOn ? null : (d.authLimit ?? null);
+        let result;
+        if (errOf(a) || (b && errOf(b))) result = 'ERROR';
+        else if ((target == null || ratio === undefined) && (limit == null || va === undefined)) result = '-';
+        else {
+          const okRatio = target == null || (ratio !== undefined && ratio >= target);
+          const okLimit = limit == null || (va !== undefined && va <= limit);
+          result = okRatio && okLimit ? 'PASS' : 'MISS';
+        }
+        rows.push({
+          scenario: sc.id,
+          metric: d.unit,
+          better: d.better,
+          a,
+          b,
+          [a]: va,
+          ...(b ? { [b]: vb } : {}),
+          values,
+          reps: Object.fromEntries(ctx.targets.map((t) => [t.label, r.perTarget[t.label].reps.map((m) => m[d.key])])),
+          ratio,
+          pairedRatios,
+          target,
+          limit,
+          result,
+          errors: Object.fromEntries([ta, tb].filter((t) => t && errOf(t.label)).map((t) => [t.label, errOf(t.label)])),
+        });
       }
-      const target = isInfo ? null : d.target;
-      let result;
-      if (errOf(a) || (b && errOf(b))) result = 'ERROR';
-      else if (target == null || ratio === undefined) result = '-';
-      else result = ratio >= target ? 'PASS' : 'MISS';
-      rows.push({
-        scenario: sc.id,
-        metric: d.unit,
-        better: d.better,
-        [a]: va,
-        ...(b ? { [b]: vb } : {}),
-        reps: Object.fromEntries(ctx.targets.map((t) => [t.label, r.perTarget[t.label].reps.map((m) => m[d.key])])),
-        ratio,
-        pairedRatios,
-        target,
-        result,
-        errors: Object.fromEntries(ctx.targets.filter((t) => errOf(t.label)).map((t) => [t.label, errOf(t.label)])),
-      });
     }
   }
   return rows;
@@ -365,33 +427,43 @@ function fmt(x) {
   return x.toFixed(3);
 }
 
-function renderTable(rows, labels, opts, machine) {
-  const [a, b] = labels;
-  const head = ['scenario', 'metric', a, ...(b ? [b, `ratio (${short(a)} vs ${short(b)})`, 'target', 'result'] : [])];
+function renderTable(rows, ctx, opts, machine) {
+  const labels = ctx.targets.map((t) => t.label);
+  const paired = rows.some((r) => r.b);
+  const head = ['scenario', 'metric', 'A', 'B', 'A', 'B', 'ratio', 'target', 'result'];
+  const goal = (r) => [r.target == null ? '' : `>= ${r.target}x`, r.limit == null ? '' : `A <= ${r.limit}`].filter(Boolean).join(', ') || 'info';
   const body = rows.map((r) => [
     r.scenario,
     r.metric,
-    r.errors[a] ? 'ERROR' : fmt(r[a]),
-    ...(b ? [r.errors[b] ? 'ERROR' : fmt(r[b]), r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`, r.target == null ? 'info' : `>= ${r.target}x`, r.result] : []),
+    r.a,
+    r.b ?? '',
+    r.errors[r.a] ? 'ERROR' : fmt(r[r.a]),
+    r.b ? (r.errors[r.b] ? 'ERROR' : fmt(r[r.b])) : '',
+    r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.b ? goal(r) : '',
+    r.b ? r.result : '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-  const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells) => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [
     `Results: median of ${opts.reps} rep(s)${opts.quick ? ' (QUICK sizes: smoke run, not comparable to full runs)' : ''}; ${machine.cpus} CPUs, node ${machine.node}, ${machine.distribution}`,
-    `disk write+fsync ${machine.diskWriteFsyncMBps} MB/s (bounds every push); Wharf ${machine.wharfCommit}`,
-    'ratio is oriented so that > 1 means the first target is better (throughput: A/B, latency: B/A)',
+    `disk write+fsync ${machine.diskWriteFsyncMBps} MB/s (bounds every push); Wharf ${machine.wharfCommit}; targets: ${ctx.targets.map((t) => `${t.label}${t.auth !== 'none' ? ` (auth ${t.auth})` : ''}`).join(', ')}`,
+    paired ? 'ratio is oriented so that > 1 means A is better (throughput: A/B, latency: B/A)' : '',
     '',
     line(head),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...body.map(line),
   ];
-  if (b) {
-    out.push('', 'per repetition (A / B):');
+  if (paired) {
+    out.push('', `per repetition (${labels.join(' / ')}):`);
+    const seen = new Set();
     for (const r of rows) {
-      if (r.target === null && !r.pairedRatios) continue;
-      const ra = r.reps[a] ?? [];
-      const rb = r.reps[b] ?? [];
-      out.push(`  ${`${r.scenario} ${r.metric}`.padEnd(widths[0] + widths[1] + 2)}  ${ra.map((x, i) => `${fmt(x)} / ${fmt(rb[i])}`).join('   ')}`);
+      const key = `${r.scenario} ${r.metric}`;
+      if (seen.has(key) || (r.target === null && r.limit === null && !r.pairedRatios)) continue;
+      seen.add(key);
+      const n = Math.max(...labels.map((l) => (r.reps[l] ?? []).length));
+      const reps = Array.from({ length: n }, (_, i) => labels.map((l) => fmt(r.reps[l]?.[i])).join(' / '));
+      out.push(`  ${key.padEnd(widths[0] + widths[1] + 2)}  ${reps.join('   ')}`);
     }
   }
   const errs = rows.flatMap((r) => Object.entries(r.errors).map(([l, e]) => `  ${r.scenario} / ${l}: ${e}`));
@@ -399,7 +471,6 @@ function renderTable(rows, labels, opts, machine) {
   return out.join('\n');
 }
 
-const short = (l) => (l.startsWith('wharf') ? 'W' + l.slice(5) : l.startsWith('distribution') ? 'D' + l.slice(12) : l);
 
 main().catch((err) => {
   process.stderr.write(`bench: ${err.stack ?? err}\n`);

@@ -94,3 +94,78 @@ export async function pool(n, concurrency, fn) {
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
   if (failed !== undefined) throw failed;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Authentication, as real clients do it (target.auth, see servers.mjs):
+//   'none'             no Authorization header
+//   'basic', 'htpasswd' HTTP Basic on every request (scripts, curl -u; Distribution's htpasswd)
+//   'bearer'           the Docker token protocol as docker, podman and containerd use it: the
+//                      challenge of GET /v2/ names the realm and service; a token is fetched per
+//                      scope (repository:<name>:pull for GET/HEAD, :pull,push otherwise) with Basic
+//                      credentials, reused until it expires, and fetched again on a 401.
+
+const basicOf = (user) => `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+
+/** The scope a /v2 request needs, as a client derives it (undefined for /v2/ itself). */
+export function scopeOf(url, method = 'GET') {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  const m = /^\/v2\/(.+?)\/(blobs|manifests|tags)\//.exec(u.pathname);
+  if (!m) return undefined;
+  const from = u.searchParams.get('from');
+  const own = `repository:${m[1]}:${method === 'GET' || method === 'HEAD' ? 'pull' : 'pull,push'}`;
+  return from ? `${own} repository:${from}:pull` : own;
+}
+
+async function challengeOf(t) {
+  if (t.challenge) return t.challenge;
+  const res = await request(t.agent, `${t.base}/v2/`);
+  const h = String(res.headers['www-authenticate'] ?? '');
+  const realm = /realm="([^"]*)"/.exec(h)?.[1];
+  const service = /service="([^"]*)"/.exec(h)?.[1];
+  if (res.status !== 401 || !h.startsWith('Bearer ') || !realm) throw new CheckError(`GET /v2/: expected a 401 Bearer challenge, got ${res.status} ${h}`);
+  t.challenge = { realm, service };
+  return t.challenge;
+}
+
+/** A token for `scope` (cached until 10 s before it expires unless `fresh`). Counts fetches in t.tokenFetches. */
+export async function bearerToken(t, scope, fresh = false) {
+  t.tokens ??= new Map();
+  const hit = t.tokens.get(scope ?? '');
+  if (hit && !fresh && hit.until > Date.now()) return hit.token;
+  const { realm, service } = await challengeOf(t);
+  const u = new URL(realm);
+  if (service) u.searchParams.set('service', service);
+  for (const s of (scope ?? '').split(' ').filter(Boolean)) u.searchParams.append('scope', s);
+  const res = await request(t.agent, u, { headers: { authorization: basicOf(t.user) } });
+  expectStatus(res, 200, `GET ${u.pathname} (token for ${scope})`);
+  const body = JSON.parse(res.body.toString('utf8'));
+  const token = body.token ?? body.access_token;
+  if (typeof token !== 'string') throw new CheckError(`GET ${u.pathname}: no token in the answer`);
+  const lifetime = Number(body.expires_in) > 0 ? Number(body.expires_in) : 60;
+  t.tokens.set(scope ?? '', { token, until: Date.now() + Math.max(1, lifetime - 10) * 1000 });
+  t.tokenFetches = (t.tokenFetches ?? 0) + 1;
+  return token;
+}
+
+/** The Authorization header a client of target t sends for this request (undefined: none). */
+export async function authorizationFor(t, url, method = 'GET', fresh = false) {
+  if (!t.auth || t.auth === 'none') return undefined;
+  if (t.auth === 'basic' || t.auth === 'htpasswd') return basicOf(t.user);
+  if (t.auth === 'bearer') return `Bearer ${await bearerToken(t, scopeOf(url, method), fresh)}`;
+  throw new Error(`unknown auth mode ${t.auth}`);
+}
+
+/**
+ * request() against a target, authenticated the way its clients do. A 401 with a Bearer token
+ * fetches a new token and retries once (only when the body can be sent again, i.e. not a stream).
+ */
+export async function treq(t, url, options = {}) {
+  const method = options.method ?? 'GET';
+  const authorization = await authorizationFor(t, url, method);
+  const withAuth = (a) => (a ? { ...options, headers: { ...options.headers, authorization: a } } : options);
+  const res = await request(t.agent, url, withAuth(authorization));
+  if (res.status === 401 && t.auth === 'bearer' && !(options.body && typeof options.body.pipe === 'function')) {
+    return request(t.agent, url, withAuth(await authorizationFor(t, url, method, true)));
+  }
+  return res;
+}

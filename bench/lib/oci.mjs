@@ -3,7 +3,7 @@
 // cuts corners fails instead of winning.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { CheckError, expectHeader, expectStatus, request, withQuery } from './http.mjs';
+import { CheckError, expectHeader, expectStatus, treq, withQuery } from './http.mjs';
 import { sha256 } from './blobs.mjs';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -14,7 +14,7 @@ const OCTET = 'application/octet-stream';
 
 /** POST /v2/<name>/blobs/uploads/ -> the upload Location (202 demanded). */
 export async function startUpload(t, name) {
-  const res = await request(t.agent, `${t.base}/v2/${name}/blobs/uploads/`, {
+  const res = await treq(t, `${t.base}/v2/${name}/blobs/uploads/`, {
     method: 'POST',
     headers: { 'content-length': '0' },
   });
@@ -32,7 +32,7 @@ function expectCreated(res, digest, what) {
 /** Monolithic push: POST, then PUT <location>?digest= with the whole file streamed as the body. */
 export async function pushFileMonolithic(t, name, file, highWaterMark = 4 << 20) {
   const loc = await startUpload(t, name);
-  const res = await request(t.agent, withQuery(t.base, loc, { digest: file.digest }), {
+  const res = await treq(t, withQuery(t.base, loc, { digest: file.digest }), {
     method: 'PUT',
     headers: { 'content-type': OCTET, 'content-length': String(file.size) },
     body: createReadStream(file.path, { highWaterMark }),
@@ -55,7 +55,7 @@ export async function pushFileChunked(t, name, file, chunkSize) {
         r += bytesRead;
       }
       const end = off + n - 1;
-      const res = await request(t.agent, new URL(loc, t.base), {
+      const res = await treq(t, new URL(loc, t.base), {
         method: 'PATCH',
         headers: { 'content-type': OCTET, 'content-length': String(n), 'content-range': `${off}-${end}` },
         body: chunk,
@@ -70,7 +70,7 @@ export async function pushFileChunked(t, name, file, chunkSize) {
   } finally {
     await fh.close();
   }
-  const res = await request(t.agent, withQuery(t.base, loc, { digest: file.digest }), {
+  const res = await treq(t, withQuery(t.base, loc, { digest: file.digest }), {
     method: 'PUT',
     headers: { 'content-length': '0' },
   });
@@ -84,7 +84,7 @@ export async function pushFileChunked(t, name, file, chunkSize) {
 export async function pushBuffer(t, name, blob, mode) {
   const headers = { 'content-type': OCTET, 'content-length': String(blob.body.length) };
   if (mode === 'post') {
-    const res = await request(t.agent, `${t.base}/v2/${name}/blobs/uploads/?digest=${blob.digest}`, {
+    const res = await treq(t, `${t.base}/v2/${name}/blobs/uploads/?digest=${blob.digest}`, {
       method: 'POST',
       headers,
       body: blob.body,
@@ -93,7 +93,7 @@ export async function pushBuffer(t, name, blob, mode) {
     return;
   }
   const loc = await startUpload(t, name);
-  const res = await request(t.agent, withQuery(t.base, loc, { digest: blob.digest }), { method: 'PUT', headers, body: blob.body });
+  const res = await treq(t, withQuery(t.base, loc, { digest: blob.digest }), { method: 'PUT', headers, body: blob.body });
   expectCreated(res, blob.digest, 'PUT upload (small blob)');
 }
 
@@ -102,7 +102,7 @@ export async function pushBuffer(t, name, blob, mode) {
  * A 202 means it started an ordinary upload session instead (allowed by the spec).
  */
 export async function supportsMonolithicPost(t, name, blob) {
-  const res = await request(t.agent, `${t.base}/v2/${name}/blobs/uploads/?digest=${blob.digest}`, {
+  const res = await treq(t, `${t.base}/v2/${name}/blobs/uploads/?digest=${blob.digest}`, {
     method: 'POST',
     headers: { 'content-type': OCTET, 'content-length': String(blob.body.length) },
     body: blob.body,
@@ -116,7 +116,7 @@ export async function supportsMonolithicPost(t, name, blob) {
 }
 
 export async function headBlob(t, name, digest, size) {
-  const res = await request(t.agent, `${t.base}/v2/${name}/blobs/${digest}`, { method: 'HEAD' });
+  const res = await treq(t, `${t.base}/v2/${name}/blobs/${digest}`, { method: 'HEAD' });
   const what = `HEAD /v2/${name}/blobs/${digest.slice(0, 19)}…`;
   expectStatus(res, 200, what);
   expectHeader(res, 'docker-content-digest', digest, what);
@@ -127,7 +127,7 @@ export async function headBlob(t, name, digest, size) {
 
 /** GET a whole blob; consume 'discard' (count bytes) or 'hash' (verify content). */
 export async function getBlob(t, name, digest, size, consume = 'discard') {
-  const res = await request(t.agent, `${t.base}/v2/${name}/blobs/${digest}`, { consume });
+  const res = await treq(t, `${t.base}/v2/${name}/blobs/${digest}`, { consume });
   const what = `GET /v2/${name}/blobs/${digest.slice(0, 19)}…`;
   expectStatus(res, 200, what);
   expectHeader(res, 'docker-content-digest', digest, what);
@@ -157,7 +157,7 @@ export async function pushSmallImage(t, name, tag, layer) {
 }
 
 export async function putManifest(t, name, ref, bytes, digest) {
-  const res = await request(t.agent, `${t.base}/v2/${name}/manifests/${ref}`, {
+  const res = await treq(t, `${t.base}/v2/${name}/manifests/${ref}`, {
     method: 'PUT',
     headers: { 'content-type': OCI_MANIFEST, 'content-length': String(bytes.length) },
     body: bytes,
@@ -166,7 +166,7 @@ export async function putManifest(t, name, ref, bytes, digest) {
 }
 
 export async function getManifest(t, name, ref, expected) {
-  const res = await request(t.agent, `${t.base}/v2/${name}/manifests/${ref}`, { headers: { accept: OCI_MANIFEST } });
+  const res = await treq(t, `${t.base}/v2/${name}/manifests/${ref}`, { headers: { accept: OCI_MANIFEST } });
   const what = `GET /v2/${name}/manifests/${ref}`;
   expectStatus(res, 200, what);
   expectHeader(res, 'docker-content-digest', expected.digest, what);

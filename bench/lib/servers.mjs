@@ -22,10 +22,11 @@ export function freePort() {
   });
 }
 
-export function distributionConfig(root, port, storage) {
+export function distributionConfig(root, port, storage, htpasswdPath) {
   // Packaged defaults (inmemory blob descriptor cache, delete enabled) minus auth; quiet logs,
   // and no per-request access log (Wharf logs nothing per request at warn either). `storage`:
   // the storage section's lines instead of the filesystem driver (scale-out backend).
+  // `htpasswdPath`: Distribution's own htpasswd auth (HTTP Basic, bcrypt) instead of none.
   return [
     'version: 0.1',
     'log:',
@@ -41,6 +42,7 @@ export function distributionConfig(root, port, storage) {
       '  delete:',
       '    enabled: true',
     ]),
+    ...(htpasswdPath ? ['auth:', '  htpasswd:', '    realm: bench', `    path: ${htpasswdPath}`] : []),
     'http:',
     `  addr: 127.0.0.1:${port}`,
     '',
@@ -55,12 +57,23 @@ export function distributionVersion() {
   }
 }
 
+/** The account every authenticated target is measured with (Wharf's admin; Distribution's htpasswd user). */
+export const BENCH_USER = { username: 'admin', password: 'bench-admin-password' };
+
+/** An htpasswd file with one bcrypt entry (htpasswd -B, its default cost 5, as Distribution's docs generate it). */
+function writeHtpasswd(path) {
+  const line = execFileSync('htpasswd', ['-nbB', BENCH_USER.username, BENCH_USER.password], { encoding: 'utf8' }).trim();
+  writeFileSync(path, `${line}\n`);
+}
+
 /**
  * kind: 'wharf' | 'distribution'. label: how reports name it. backend (optional, scale-out):
- * { wharfYaml, wharfEnv, distributionStorage } instead of each server's local disk. Returns a
- * handle with { label, kind, base, pid, agent, logFile, stop() }.
+ * { wharfYaml, wharfEnv, distributionStorage } instead of each server's local disk. auth:
+ * 'none' (default); for Wharf 'bearer' or 'basic' (auth on; how the client authenticates is the
+ * client's business, see http.mjs), for Distribution 'htpasswd'. Returns a handle with
+ * { label, kind, auth, base, pid, agent, logFile, stop() }.
  */
-export async function startServer({ kind, label, dir, wharfEntry, cwd, backend }) {
+export async function startServer({ kind, label, dir, wharfEntry, cwd, backend, auth = 'none' }) {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const logFile = join(dir, 'server.log');
@@ -72,7 +85,12 @@ export async function startServer({ kind, label, dir, wharfEntry, cwd, backend }
     if (!existsSync(DISTRIBUTION_BIN)) throw new Error(`${DISTRIBUTION_BIN} not found (apt-get install docker-registry)`);
     const configPath = join(dir, 'config.yml');
     mkdirSync(join(dir, 'data'), { recursive: true });
-    writeFileSync(configPath, distributionConfig(join(dir, 'data'), port, backend?.distributionStorage));
+    let htpasswdPath;
+    if (auth === 'htpasswd') {
+      htpasswdPath = join(dir, 'htpasswd');
+      writeHtpasswd(htpasswdPath);
+    } else if (auth !== 'none') throw new Error(`Distribution auth ${auth}: only none or htpasswd`);
+    writeFileSync(configPath, distributionConfig(join(dir, 'data'), port, backend?.distributionStorage, htpasswdPath));
     cmd = DISTRIBUTION_BIN;
     args = ['serve', configPath];
     // AWS_CA_BUNDLE (set on some machines for a proxy) makes the AWS SDK of Distribution's S3
@@ -84,14 +102,20 @@ export async function startServer({ kind, label, dir, wharfEntry, cwd, backend }
       throw new Error(`Wharf is not built: ${wharfEntry} does not exist (run \`npm run build\`; or measure Distribution alone with --targets distribution)`);
     }
     cmd = process.execPath;
-    args = [wharfEntry, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'data')];
+    // BENCH_WHARF_NODE_ARGS: extra node flags for Wharf, for profiling (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p")
+    const nodeArgs = (process.env.BENCH_WHARF_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    args = [...nodeArgs, wharfEntry, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'data')];
     if (backend?.wharfYaml) {
       const configPath = join(dir, 'wharf.yaml');
       writeFileSync(configPath, backend.wharfYaml);
       args.push('--config', configPath);
     }
-    // no auth on either side: Distribution runs without an auth section, Wharf with auth off
-    env = { ...env, ...backend?.wharfEnv, WHARF_LOG_LEVEL: 'warn', WHARF_AUTH__ENABLED: 'false' };
+    // auth 'none': Wharf with auth off (as Distribution without an auth section); otherwise auth
+    // on with the default settings and the bench user as the first admin
+    if (auth !== 'none' && auth !== 'bearer' && auth !== 'basic') throw new Error(`Wharf auth ${auth}: only none, bearer or basic`);
+    const authEnv = auth === 'none' ? { WHARF_AUTH__ENABLED: 'false' } : { WHARF_AUTH__ENABLED: 'true', WHARF_ADMIN_PASSWORD: BENCH_USER.password };
+    delete env.WHARF_AUTH__ADMIN_PASSWORD;
+    env = { ...env, ...backend?.wharfEnv, WHARF_LOG_LEVEL: 'warn', ...authEnv };
   } else {
     throw new Error(`unknown target kind ${kind}`);
   }
@@ -117,7 +141,7 @@ export async function startServer({ kind, label, dir, wharfEntry, cwd, backend }
     }
     try {
       const res = await request(agent, `${base}/v2/`, { timeoutMs: 2000 });
-      if (res.status === 200) break;
+      if (res.status === 200 || (auth !== 'none' && res.status === 401)) break;
       lastErr = `HTTP ${res.status}${res.status === 401 ? ' (authentication is on?)' : ''}`;
     } catch (err) {
       lastErr = err.message;
@@ -127,6 +151,7 @@ export async function startServer({ kind, label, dir, wharfEntry, cwd, backend }
   return {
     kind,
     label,
+    auth,
     base,
     port,
     pid: child.pid,

@@ -25,6 +25,8 @@ export function parseWrk(out) {
   const reqs = /(\d+) requests in/.exec(out);
   const pct = {};
   for (const m of out.matchAll(/^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$/gm)) pct[m[1]] = toMs(m[2], m[3]);
+  // thread stats: "Latency   <avg>  <stdev>  <max>  <+/- stdev>"
+  const max = /^\s+Latency\s+[\d.]+(?:us|ms|s|m)\s+[\d.]+(?:us|ms|s|m)\s+([\d.]+)(us|ms|s|m)/m.exec(out);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   if (!rps || !reqs || pct['99'] === undefined) throw new Error(`could not parse wrk output:\n${out}`);
@@ -34,6 +36,7 @@ export function parseWrk(out) {
     p50ms: pct['50'],
     p90ms: pct['90'],
     p99ms: pct['99'],
+    maxms: max ? toMs(max[1], max[2]) : undefined,
     non2xx: non2xx ? Number(non2xx[1]) : 0,
     socketErrors: sock ? sock.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
   };
