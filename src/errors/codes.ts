@@ -38,7 +38,9 @@ export const ERROR_CODES = {
     description: 'The digest is malformed, uses an unsupported algorithm, or does not match the content.',
   },
   MANIFEST_BLOB_UNKNOWN: {
-    status: 404,
+    // 400 as in Distribution (errcode ErrorCodeManifestBlobUnknown) and the Docker registry API;
+    // the OCI spec names the code for this rejection but not its status
+    status: 400,
     oci: true,
     message: 'manifest references a manifest or blob unknown to registry',
     description: 'A manifest references a blob or child manifest that is not in the repository.',

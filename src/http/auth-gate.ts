@@ -76,13 +76,23 @@ export class AuthGate {
     }
   }
 
-  /** Throws unless the principal holds every access; sets the challenge a client needs to retry. */
-  async authorize(request: FastifyRequest, reply: FastifyReply, access: readonly Access[], repository?: string): Promise<void> {
+  /**
+   * Throws unless the principal holds every access; sets the challenge a client needs to retry.
+   * The challenge asks for everything the request uses (`access` and `optional`), so the token a
+   * client fetches for it covers the whole request.
+   */
+  async authorize(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    access: readonly Access[],
+    repository?: string,
+    optional: readonly Access[] = [],
+  ): Promise<void> {
     const deps = this.deps;
     if (!deps || !deps.enabled) return;
     const decision = await deps.authorizer.authorize(request.principal, access);
     if (decision.allowed) return;
-    const scopes = scopesFor([decision.access]).map(formatScope);
+    const scopes = scopesFor([...access, ...optional]).map(formatScope);
     if (decision.reason === 'denied') {
       this.audit(request, { action: request.routeId || 'request', result: 'denied', status: 403, repository, detail: { needs: describeAccess(decision.access) } });
       throw new WharfError('DENIED', `requested access to the resource is denied: needs ${describeAccess(decision.access)}`);
@@ -116,6 +126,12 @@ export class AuthGate {
   async visible(principal: Principal, names: readonly string[]): Promise<string[]> {
     if (!this.deps || !this.deps.enabled) return [...names];
     return this.deps.authorizer.visible(principal, names);
+  }
+
+  /** Whether the caller holds `access` (roles, public repositories and its token's scope); no challenge, no audit. */
+  async holds(principal: Principal, access: readonly Access[]): Promise<boolean> {
+    if (!this.deps || !this.deps.enabled) return true;
+    return (await this.deps.authorizer.authorize(principal, access)).allowed;
   }
 
   mayMountUnscoped(principal: Principal): boolean {

@@ -239,6 +239,62 @@ describe('public repositories and listings', () => {
   });
 });
 
+describe('cross-repository mount under token auth', () => {
+  const layerOf = async (repo: string) => {
+    const m = await h.app.inject({ method: 'GET', url: `/v2/${repo}/manifests/v1`, headers: { authorization: ADMIN } });
+    return (JSON.parse(m.body) as { layers: { digest: string }[] }).layers[0]!.digest;
+  };
+  /** What an attacker compares: status, headers but the session id, and the body. */
+  const shape = (r: { statusCode: number; headers: Record<string, unknown>; body: string }) => {
+    const id = String(r.headers['docker-upload-uuid'] ?? '');
+    const headers = Object.entries(r.headers)
+      .filter(([k]) => !['date', 'x-request-id', 'connection', 'keep-alive'].includes(k))
+      .map(([k, v]) => `${k}: ${String(v).replaceAll(id, '<id>')}`)
+      .sort();
+    return { status: r.statusCode, headers, body: r.body };
+  };
+
+  test('the 401 challenge carries the source pull scope beside the target; the token flow then mounts (201)', async () => {
+    const layer = await layerOf('ml/train');
+    const url = `/v2/ml/mounted/blobs/uploads/?mount=${layer}&from=ml/train`;
+    const first = await h.app.inject({ method: 'POST', url });
+    assertError(first, 401, 'UNAUTHORIZED');
+    const challenge = String(first.headers['www-authenticate']);
+    const scope = /scope="([^"]+)"/.exec(challenge)![1]!;
+    assert.deepEqual(scope.split(' ').sort(), ['repository:ml/mounted:pull,push', 'repository:ml/train:pull']);
+    // as docker, podman and containerd do: ask the realm for exactly the challenge's scopes
+    const t = await token(ADMIN, ...scope.split(' '));
+    const r = await h.app.inject({ method: 'POST', url, headers: bearer(t) });
+    assert.equal(r.statusCode, 201, r.body);
+    assert.equal(r.headers.location, `/v2/ml/mounted/blobs/${layer}`);
+    assert.equal((await h.app.inject({ method: 'HEAD', url: `/v2/ml/mounted/blobs/${layer}`, headers: { authorization: ADMIN } })).statusCode, 200);
+  });
+
+  test('a token that covers the target but not the source: an upload session in the target, never a 401 or a mount', async () => {
+    const layer = await layerOf('ml/train');
+    const t = await token(ADMIN, 'repository:ml/partial:pull,push');
+    const r = await h.app.inject({ method: 'POST', url: `/v2/ml/partial/blobs/uploads/?mount=${layer}&from=ml/train`, headers: bearer(t) });
+    assert.equal(r.statusCode, 202, r.body);
+    assert.match(String(r.headers.location), /^\/v2\/ml\/partial\/blobs\/uploads\/[^/]+$/);
+    assert.equal((await h.app.inject({ method: 'HEAD', url: `/v2/ml/partial/blobs/${layer}`, headers: { authorization: ADMIN } })).statusCode, 404);
+  });
+
+  test('a writer of the target who may not read the source gets the same 202 for a blob the source has and one it lacks', async () => {
+    const writer = await user('crossmounter', 'writer', 'team/*');
+    const layer = await layerOf('ml/other');
+    const absent = `sha256:${'e'.repeat(64)}`;
+    for (const creds of ['basic', 'token'] as const) {
+      const auth = creds === 'basic' ? { authorization: writer } : bearer(await token(writer, 'repository:team/app:pull,push', 'repository:ml/other:pull'));
+      const has = await h.app.inject({ method: 'POST', url: `/v2/team/app/blobs/uploads/?mount=${layer}&from=ml/other`, headers: auth });
+      const lacks = await h.app.inject({ method: 'POST', url: `/v2/team/app/blobs/uploads/?mount=${absent}&from=ml/other`, headers: auth });
+      assert.equal(has.statusCode, 202, `${creds}: ${has.body}`);
+      assert.match(String(has.headers.location), /^\/v2\/team\/app\/blobs\/uploads\//);
+      assert.deepEqual(shape(has), shape(lacks), creds);
+      assert.equal((await h.app.inject({ method: 'HEAD', url: `/v2/team/app/blobs/${layer}`, headers: { authorization: ADMIN } })).statusCode, 404);
+    }
+  });
+});
+
 describe('failed logins', () => {
   test('back-off per account: 429 with Retry-After, even for the right password; unknown users alike', async () => {
     const auth = await user('victim');

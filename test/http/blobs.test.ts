@@ -134,7 +134,7 @@ describe('/v2/<name>/blobs/<digest>', () => {
       { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: config.length },
       [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: ld, size: layer.length }],
     );
-    assertError(await putManifest(h.app, 'b/del-ref', 'latest', manifest), 404, 'MANIFEST_BLOB_UNKNOWN');
+    assertError(await putManifest(h.app, 'b/del-ref', 'latest', manifest), 400, 'MANIFEST_BLOB_UNKNOWN');
   });
 
   test('a blob whose bytes are gone answers 404 without the long-lived cache headers of a blob', async () => {

@@ -122,7 +122,7 @@ describe('/v2/<name>/manifests/<reference>', () => {
 
     const ghost = Buffer.from('{"schemaVersion":2,"never":"pushed"}');
     const bad = indexManifest([...children, manifestDesc(ghost)], { annotations: { v: '2' } });
-    assertError(await putManifest(h.app, 'm/index', 'multi', bad, OCI_INDEX), 404, 'MANIFEST_BLOB_UNKNOWN');
+    assertError(await putManifest(h.app, 'm/index', 'multi', bad, OCI_INDEX), 400, 'MANIFEST_BLOB_UNKNOWN');
     assert.equal(await tagDigest(h.app, 'm/index', 'multi'), digestOf(index));
     assert.equal(await manifestStatus(h.app, 'm/index', digestOf(bad)), 404);
   });
@@ -131,12 +131,12 @@ describe('/v2/<name>/manifests/<reference>', () => {
     const old = await pushImage(h.app, 'm/refs', 'latest');
     const { config, layer } = await parts('m/refs');
     const missing = { mediaType: OCI_LAYER, digest: digestOf(Buffer.from('never uploaded')), size: 14 };
-    assertError(await putManifest(h.app, 'm/refs', 'latest', imageManifest(config, [layer, missing])), 404, 'MANIFEST_BLOB_UNKNOWN');
+    assertError(await putManifest(h.app, 'm/refs', 'latest', imageManifest(config, [layer, missing])), 400, 'MANIFEST_BLOB_UNKNOWN');
     const missingConfig = { ...config, digest: digestOf(Buffer.from('no config')) };
-    assertError(await putManifest(h.app, 'm/refs', 'latest', imageManifest(missingConfig, [layer])), 404, 'MANIFEST_BLOB_UNKNOWN');
+    assertError(await putManifest(h.app, 'm/refs', 'latest', imageManifest(missingConfig, [layer])), 400, 'MANIFEST_BLOB_UNKNOWN');
 
     const elsewhere = await blobDesc(h.app, 'm/other-repo', 'only in the other repository', OCI_LAYER);
-    assertError(await putManifest(h.app, 'm/refs', 'latest', imageManifest(config, [elsewhere])), 404, 'MANIFEST_BLOB_UNKNOWN');
+    assertError(await putManifest(h.app, 'm/refs', 'latest', imageManifest(config, [elsewhere])), 400, 'MANIFEST_BLOB_UNKNOWN');
     assert.equal(await tagDigest(h.app, 'm/refs', 'latest'), old.digest);
     assert.deepEqual(await tagsOf(h.app, 'm/refs'), ['latest']);
   });
@@ -194,11 +194,14 @@ describe('/v2/<name>/manifests/<reference>', () => {
     assert.deepEqual(await tagsOf(h.app, 'm/huge'), []);
   });
 
-  test('invalid tags are TAG_INVALID on PUT and GET; 128 characters is the longest tag', async () => {
+  test('invalid tags are TAG_INVALID on PUT; on GET and HEAD they name no manifest (404 MANIFEST_UNKNOWN, as the OCI conformance suite expects); 128 characters is the longest tag', async () => {
     const img = await pushImage(h.app, 'm/tags', 'ok');
-    for (const tag of ['-bad', '.bad', 'a'.repeat(129), 'ta+g', 'tag%2Fx']) {
+    for (const tag of ['-bad', '.bad', '.INVALID_MANIFEST_NAME', 'a'.repeat(129), 'ta+g', 'tag%2Fx']) {
       assertError(await putManifest(h.app, 'm/tags', tag, img.manifest), 400, 'TAG_INVALID');
-      assertError(await h.app.inject({ method: 'GET', url: `/v2/m/tags/manifests/${tag}` }), 400, 'TAG_INVALID');
+      assertError(await h.app.inject({ method: 'GET', url: `/v2/m/tags/manifests/${tag}` }), 404, 'MANIFEST_UNKNOWN');
+      const head = await h.app.inject({ method: 'HEAD', url: `/v2/m/tags/manifests/${tag}` });
+      assert.equal(head.statusCode, 404);
+      assert.equal(head.body, '');
     }
     assert.deepEqual(await tagsOf(h.app, 'm/tags'), ['ok']);
     const longest = `_${'A'.repeat(127)}`;
@@ -220,14 +223,14 @@ describe('/v2/<name>/manifests/<reference>', () => {
     assert.equal((await h.app.inject({ method: 'GET', url: `/v2/${longest}/manifests/latest` })).statusCode, 404);
   });
 
-  test('GET of an unknown tag or digest is MANIFEST_UNKNOWN; a malformed digest is DIGEST_INVALID', async () => {
+  test('GET of an unknown tag or digest is MANIFEST_UNKNOWN; so is a malformed digest (it names no manifest)', async () => {
     await pushImage(h.app, 'm/unknown', 'here');
     assertError(await h.app.inject({ method: 'GET', url: '/v2/m/unknown/manifests/absent' }), 404, 'MANIFEST_UNKNOWN');
     assertError(await h.app.inject({ method: 'GET', url: `/v2/m/unknown/manifests/${digestOf(Buffer.from('x'))}` }), 404, 'MANIFEST_UNKNOWN');
     assertError(await h.app.inject({ method: 'GET', url: '/v2/m/never-pushed/manifests/here' }), 404, 'MANIFEST_UNKNOWN');
     assert.equal((await h.app.inject({ method: 'HEAD', url: '/v2/m/unknown/manifests/absent' })).statusCode, 404);
     for (const ref of ['sha256:xyz', `md5:${'a'.repeat(32)}`, `sha256:${'A'.repeat(64)}`, `sha512:${'a'.repeat(64)}`]) {
-      assertError(await h.app.inject({ method: 'GET', url: `/v2/m/unknown/manifests/${ref}` }), 400, 'DIGEST_INVALID');
+      assertError(await h.app.inject({ method: 'GET', url: `/v2/m/unknown/manifests/${ref}` }), 404, 'MANIFEST_UNKNOWN');
     }
   });
 

@@ -142,8 +142,15 @@ export async function startUpload(ctx: V2Context): Promise<void> {
     const digest = parseDigest(mount);
     const fromParam = ctx.query.get('from');
     const from = fromParam === null ? undefined : parseRepoName(fromParam);
-    // without `from`, any repository's blob could be linked: only for who may pull them all (invariant 4)
-    const mountable = from !== undefined || ctx.options.gate.mayMountUnscoped(ctx.request.principal);
+    // a mount reads the source: only for who may pull it (its roles and its token's scope); without
+    // `from`, any repository's blob could be linked: only for who may pull them all (invariant 4).
+    // Anyone else gets an ordinary upload, the same answer as for a blob the source lacks.
+    const { gate } = ctx.options;
+    const principal = ctx.request.principal;
+    const mountable =
+      from !== undefined
+        ? await gate.holds(principal, [{ kind: 'repository', name: from, actions: ['pull'] }])
+        : gate.mayMountUnscoped(principal);
     const blob = mountable ? await registry.mountBlob(name, digest, from) : undefined;
     if (blob) {
       ctx.request.raw.resume();

@@ -1,11 +1,27 @@
-import { parseRepoName, parseReference } from '../../domain/names.js';
-import { WharfError } from '../../errors/wharf-error.js';
+import { parseRepoName, parseReference, type Reference } from '../../domain/names.js';
+import { WharfError, isWharfError } from '../../errors/wharf-error.js';
 import { readBodyLimited } from '../body.js';
 import type { V2Context } from './route-table.js';
 
+/**
+ * The reference of a read (GET, HEAD). One that is neither a valid tag nor a valid digest cannot
+ * name a manifest, so it is simply not there: 404 MANIFEST_UNKNOWN, as the OCI conformance suite
+ * expects of `/v2/<name>/manifests/.INVALID_MANIFEST_NAME`. Writes keep TAG_INVALID / DIGEST_INVALID.
+ */
+function readReference(input: string): Reference {
+  try {
+    return parseReference(input);
+  } catch (err) {
+    if (isWharfError(err, 'TAG_INVALID') || isWharfError(err, 'DIGEST_INVALID')) {
+      throw new WharfError('MANIFEST_UNKNOWN', `manifest ${JSON.stringify(input.slice(0, 80))} is not a valid tag or digest, so no manifest has it`);
+    }
+    throw err;
+  }
+}
+
 export async function getManifest(ctx: V2Context, head: boolean): Promise<void> {
   const name = parseRepoName(ctx.params[0]);
-  const ref = parseReference(ctx.params[1]!);
+  const ref = readReference(ctx.params[1]!);
   const m = await ctx.options.registry.getManifest(name, ref);
   ctx.reply
     .code(200)

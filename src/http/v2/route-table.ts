@@ -33,6 +33,12 @@ export interface V2Route {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   pattern: RegExp;
   access(params: string[], query: URLSearchParams): Access[];
+  /**
+   * Access the route can use but does not need (a mount's source: without it the mount becomes an
+   * ordinary upload). A 401 challenge asks for it too, so a client following the token flow gets
+   * a token that covers it, as Distribution's challenges do.
+   */
+  optionalAccess?(params: string[], query: URLSearchParams): Access[];
   /** audit action recorded when the route succeeds (mutations); absent for reads */
   audit?: string;
   handle(ctx: V2Context): Promise<void>;

@@ -23,11 +23,12 @@ export const V2_ROUTES: readonly V2Route[] = [
     id: 'upload.start',
     method: 'POST',
     pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`),
-    access: (params, query) => {
+    access: repo('pull', 'push'),
+    // a mount reads the source: asked for in the challenge, checked by the handler (blobs.ts), and
+    // without it the caller gets an upload session, never a 401 and never the blob
+    optionalAccess: (_params, query) => {
       const from = query.get('from');
-      const needs: Access[] = [{ kind: 'repository', name: params[0] ?? '', actions: ['pull', 'push'] }];
-      if (from !== null) needs.push({ kind: 'repository', name: from, actions: ['pull'] });
-      return needs;
+      return query.has('mount') && from !== null ? [{ kind: 'repository', name: from, actions: ['pull'] }] : [];
     },
     audit: 'blob.push',
     handle: startUpload,

@@ -77,7 +77,7 @@ export async function v2Plugin(app: FastifyInstance, options: V2Options): Promis
         request.routeId = match.route.id;
         const repository = match.route.id === 'catalog' ? undefined : match.params[0];
         // the one enforcement point of /v2: the access the route table declares
-        await options.gate.authorize(request, reply, match.route.access(match.params, query), repository);
+        await options.gate.authorize(request, reply, match.route.access(match.params, query), repository, match.route.optionalAccess?.(match.params, query));
         await match.route.handle({ request, reply, params: match.params, query, options });
         if (match.route.audit !== undefined) auditMutation(options, request, reply, match.route.audit, match.params, query);
       } catch (err) {
