@@ -68,16 +68,22 @@ export class Authenticator {
     return this.fromToken(credentials.token);
   }
 
-  /** Username + password (or API key). Throws UNAUTHORIZED, or TOOMANYREQUESTS while backed off. */
+  /**
+   * Username + password (or API key). Throws UNAUTHORIZED, or TOOMANYREQUESTS while backed off.
+   * The back-off comes first, before any check of the credentials and before the cache of recent
+   * successes: while an account or address is blocked, the right password and a wrong one get the
+   * same refusal, so a blocked guesser learns nothing (a fast path that answered 200 to the right
+   * password during a block would be a perfect oracle at full request rate).
+   */
   async login(username: string, password: string, address: string): Promise<Principal> {
+    const blockedMs = await this.o.throttle.blockedFor(username, address);
+    if (blockedMs > 0) {
+      throw new WharfError('TOOMANYREQUESTS', 'too many failed logins; try again later', { retryAfterSeconds: Math.ceil(blockedMs / 1000) });
+    }
     const cached = this.cached(username, password);
     if (cached) {
       const record = await this.o.store.findPrincipalById(cached.principalId);
       if (record && !record.disabled && record.passwordHash === cached.passwordHash) return this.principalOf(record, 'password');
-    }
-    const blockedMs = await this.o.throttle.blockedFor(username, address);
-    if (blockedMs > 0) {
-      throw new WharfError('TOOMANYREQUESTS', 'too many failed logins; try again later', { retryAfterSeconds: Math.ceil(blockedMs / 1000) });
     }
     const principal = password.startsWith(API_KEY_PREFIX)
       ? await this.checkApiKey(username, password)

@@ -38,7 +38,8 @@ async function token(auth: string | undefined, ...scopes: string[]): Promise<str
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 before(async () => {
-  h = await startHarness({ auth: { now: () => clock, lifetimeSeconds: 300, throttle: { freeFailures: 2, baseDelayMs: 10_000, maxDelayMs: 60_000 } } });
+  // the cache of recent password successes is on, as in production: the back-off must hold in front of it
+  h = await startHarness({ auth: { now: () => clock, lifetimeSeconds: 300, cacheTtlMs: 600_000, throttle: { freeFailures: 2, baseDelayMs: 10_000, maxDelayMs: 60_000 } } });
   await pushImageAs('ml/train', 'v1');
   await pushImageAs('ml/other', 'v1');
   await pushImageAs('pub/tool', 'v1');
@@ -318,6 +319,66 @@ describe('failed logins', () => {
     const audit = JSON.parse((await api('GET', '/api/v1/audit?action=login&actor=nobody-here')).body) as { items: { result: string; address: string }[] };
     assert.ok(audit.items.length >= 3);
     assert.equal(audit.items[0]!.result, 'failed');
+  });
+  test('during a block the right password (even one just used successfully and cached) and a wrong one get identical answers on every login path', async () => {
+    const right = await user('oracle-target', 'reader', '*');
+    const wrong = basic('oracle-target', 'not-the-password');
+    const sa = await api('POST', '/api/v1/service-accounts', { name: 'oracle-sa' });
+    assert.equal(sa.statusCode, 201, sa.body);
+    assert.equal((await api('POST', '/api/v1/role-bindings', { principal: 'oracle-sa', role: 'reader', scope: '*' })).statusCode, 201);
+    const key = (JSON.parse((await api('POST', '/api/v1/service-accounts/oracle-sa/keys', {})).body) as { key: string }).key;
+    const keyRight = basic('oracle-sa', key);
+    const keyWrong = basic('oracle-sa', `${key.slice(0, -4)}AAAA`);
+    const ip = '10.20.0.1';
+    type Path = (auth: string, from?: string) => Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>;
+    const passwordOf = (auth: string) => Buffer.from(auth.slice('Basic '.length), 'base64').toString().split(':');
+    const paths: Record<string, Path> = {
+      'Basic on /v2': (auth, from = ip) => h.app.inject({ method: 'GET', url: '/v2/ml/train/tags/list', headers: { authorization: auth }, remoteAddress: from }),
+      'Basic on /api/v1': (auth, from = ip) => h.app.inject({ method: 'GET', url: '/api/v1/whoami', headers: { authorization: auth }, remoteAddress: from }),
+      'GET /auth/token': (auth, from = ip) =>
+        h.app.inject({ method: 'GET', url: '/auth/token?service=wharf&scope=repository:ml/train:pull', headers: { authorization: auth }, remoteAddress: from }),
+      'POST /auth/token password grant': (auth, from = ip) => {
+        const [username, password] = passwordOf(auth);
+        const form = new URLSearchParams({ grant_type: 'password', username: username!, password: password!, service: 'wharf', scope: 'repository:ml/train:pull' });
+        return h.app.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form.toString(), remoteAddress: from });
+      },
+    };
+    const shape = (r: { statusCode: number; headers: Record<string, unknown>; body: string }) => {
+      const id = String(r.headers['x-request-id']);
+      const headers = Object.entries(r.headers)
+        .filter(([k]) => !['date', 'x-request-id', 'connection', 'keep-alive'].includes(k))
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .sort();
+      return { status: r.statusCode, headers, body: r.body.replaceAll(id, '<request id>') };
+    };
+    // the right credentials work on every path first, so the password check is cached
+    for (const [name, path] of Object.entries(paths)) {
+      assert.equal((await path(right)).statusCode, 200, name);
+      assert.equal((await path(keyRight)).statusCode, 200, name);
+    }
+    // the free failures (2 in this harness), then the account is blocked
+    for (let i = 0; i < 3; i++) await paths['Basic on /v2']!(wrong, `10.20.1.${i}`);
+    for (let i = 0; i < 3; i++) await paths['Basic on /v2']!(keyWrong, `10.20.2.${i}`);
+    for (const [name, path] of Object.entries(paths)) {
+      for (const [good, bad] of [[right, wrong], [keyRight, keyWrong]] as const) {
+        const a = await path(good);
+        const b = await path(bad);
+        assert.equal(a.statusCode, 429, `${name}: the right credentials are refused during the block`);
+        assert.deepEqual(shape(a), shape(b), `${name}: right and wrong credentials answer alike`);
+      }
+    }
+    // an address blocked by guesses at other accounts: a valid account's right password from it is refused alike
+    const victim = await user('oracle-neighbour', 'reader', '*');
+    assert.equal((await paths['Basic on /v2']!(victim, '10.20.9.9')).statusCode, 200);
+    for (const n of ['x1', 'x2', 'x3']) await paths['Basic on /v2']!(basic(n, 'guess'), '10.20.9.9');
+    for (const [name, path] of Object.entries(paths)) {
+      const a = await path(victim, '10.20.9.9');
+      const b = await path(basic('oracle-neighbour', 'guess'), '10.20.9.9');
+      assert.equal(a.statusCode, 429, name);
+      assert.deepEqual(shape(a), shape(b), name);
+    }
+    clock += 61_000;
+    assert.equal((await paths['Basic on /v2']!(right, '10.20.3.1')).statusCode, 200, 'the block ends');
   });
   test('back-off per client address, across accounts', async () => {
     const ip = '10.9.9.9';

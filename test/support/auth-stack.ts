@@ -23,6 +23,8 @@ export interface AuthStackOptions {
   rotationSeconds?: number;
   enabled?: boolean;
   publicUrl?: string;
+  /** the authenticator's cache of recent password successes (0 = off, the default here) */
+  cacheTtlMs?: number;
 }
 
 export interface AuthStack extends HttpAuthDeps {
@@ -49,7 +51,7 @@ export async function buildAuthStack(metadata: SqlMetadataStore, options: AuthSt
   await identity.bootstrapAdmin(TEST_ADMIN_PASSWORD);
   return {
     enabled: options.enabled ?? true,
-    authenticator: new Authenticator({ store, hasher, throttle, tokens, refreshTokenLifetimeSeconds: 3600, now, cacheTtlMs: 0 }),
+    authenticator: new Authenticator({ store, hasher, throttle, tokens, refreshTokenLifetimeSeconds: 3600, now, cacheTtlMs: options.cacheTtlMs ?? 0 }),
     authorizer: new Authorizer(settings),
     tokens,
     audit: new AuditLog(store),
