@@ -10,13 +10,15 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerFsckCommand } from './commands/fsck.js';
 import { registerGcCommands } from './commands/gc.js';
 import { registerIdentityCommands } from './commands/identity.js';
+import { registerLintCommand } from './commands/lint.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerPolicyCommands } from './commands/policy.js';
+import { registerPypiCommands } from './commands/pypi.js';
 import { registerRepositoryCommands } from './commands/repository.js';
 import { registerScanCommands } from './commands/scan.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerUsageCommand } from './commands/usage.js';
-import { EXIT, type CliIO } from './io.js';
+import { EXIT, processIO, type CliIO } from './io.js';
 
 export function buildCli(io: CliIO): Command {
   const program = new Command('wharf')
@@ -34,6 +36,8 @@ export function buildCli(io: CliIO): Command {
   registerRepositoryCommands(program, io);
   registerPolicyCommands(program, io);
   registerScanCommands(program, io);
+  registerLintCommand(program, io);
+  registerPypiCommands(program, io);
   registerGcCommands(program, io);
   registerUsageCommand(program, io);
   return program;
@@ -73,7 +77,7 @@ function formatProblem(p: unknown): string {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain || process.argv[1]?.endsWith('/wharf')) {
-  const io: CliIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env };
+  const io = processIO();
   runCli(process.argv.slice(2), io).then(
     (code) => {
       if (code !== EXIT.ok || !io.keepAlive) process.exitCode = code;

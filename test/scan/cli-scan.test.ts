@@ -24,7 +24,7 @@ let env: NodeJS.ProcessEnv;
 async function wharf(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CliIO = { env, out: (s) => void (out += s), err: (s) => void (err += s) };
+  const io: CliIO = { env, out: (s) => void (out += s), err: (s) => void (err += s), readStdin: async () => '' };
   const code = await runCli(args, io);
   return { code, out, err };
 }

@@ -28,6 +28,7 @@ function io(env: NodeJS.ProcessEnv = {}): Captured {
     env,
     out: (s) => void (c.stdout += s),
     err: (s) => void (c.stderr += s),
+    readStdin: async () => '',
   };
   return c;
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Principal } from '../../client/wharf-client.js';
 import { WharfError } from '../../errors/wharf-error.js';
-import type { CliIO } from '../io.js';
+import { readSecretFromStdin, type CliIO } from '../io.js';
 import { clientFor, print, table, withClientFlags, type ClientFlags } from './client-context.js';
 
 /** `wharf user ...`, `wharf sa ...`, `wharf role ...`, `wharf audit`: clients of /api/v1 (`wharf repo ...`: repository.ts). */
@@ -10,10 +10,7 @@ export function registerIdentityCommands(program: Command, io: CliIO): void {
     table([['NAME', 'DISABLED', 'CREATED', 'DESCRIPTION'], ...rows.map((p) => [p.name, String(p.disabled), p.createdAt, p.description ?? ''])]);
   const done = (opts: ClientFlags, data: unknown, line: string): void => print(io, opts, data ?? { ok: true }, () => `${line}\n`);
   const readSecret = async (opts: { password?: string; passwordStdin?: boolean }): Promise<string> => {
-    if (opts.passwordStdin) {
-      if (!io.readStdin) throw new WharfError('REQUEST_INVALID', 'no standard input to read');
-      return (await io.readStdin()).replace(/\r?\n$/, '');
-    }
+    if (opts.passwordStdin) return readSecretFromStdin(io);
     if (opts.password === undefined) throw new WharfError('REQUEST_INVALID', 'give --password-stdin or --password');
     return opts.password;
   };

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { WharfClient } from '../../client/wharf-client.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import { registryHost, removeCredentials, writeCredentials } from '../auth-file.js';
-import type { CliIO } from '../io.js';
+import { readSecretFromStdin, type CliIO } from '../io.js';
 import { clientFor, print, serverOf, withClientFlags, type ClientFlags } from './client-context.js';
 
 /** `wharf login`, `wharf logout`, `wharf whoami`. */
@@ -18,7 +18,7 @@ export function registerLoginCommands(program: Command, io: CliIO): void {
     const url = serverOf({ ...opts, server: server ?? opts.server }, io);
     const username = opts.username;
     let password = opts.password;
-    if (opts.passwordStdin) password = (await (io.readStdin ?? readProcessStdin)()).replace(/\r?\n$/, '');
+    if (opts.passwordStdin) password = await readSecretFromStdin(io);
     if (!username || !password) throw new WharfError('REQUEST_INVALID', 'give --username and --password-stdin (or --password)');
     const me = await new WharfClient({ server: url, username, password }).whoami();
     const file = writeCredentials(registryHost(url), username, password, io.env);
@@ -37,10 +37,4 @@ export function registerLoginCommands(program: Command, io: CliIO): void {
     const me = await clientFor(opts, io).whoami();
     print(io, opts, me, () => `${me.name} (${me.kind})${me.roles.map((r) => `\n  ${r.role} on ${r.scope}`).join('')}\n`);
   });
-}
-
-async function readProcessStdin(): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const chunk of process.stdin) parts.push(chunk as Buffer);
-  return Buffer.concat(parts).toString('utf8');
 }

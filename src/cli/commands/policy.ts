@@ -25,7 +25,7 @@ const MAX_FILE = 1024 * 1024;
 async function readPolicyFile(file: string, io: CliIO): Promise<unknown> {
   let text: string;
   try {
-    if (file === '-') text = io.readStdin ? await io.readStdin() : readFileSync(0, 'utf8');
+    if (file === '-') text = await io.readStdin(MAX_FILE);
     else text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new WharfError('REQUEST_INVALID', `cannot read ${file}: ${(err as Error).message}`);
