@@ -9,6 +9,7 @@ command -v podman >/dev/null || need+=(podman)
 command -v buildah >/dev/null || need+=(buildah)
 command -v ctr >/dev/null || need+=(containerd)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v flatc >/dev/null || need+=(flatbuffers-compiler) # the zTOC tests decode with code flatc generates from SOCI's schema
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "installing: ${need[*]}"

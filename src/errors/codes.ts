@@ -178,6 +178,32 @@ export const ERROR_CODES = {
     message: 'the image could not be scanned',
     description: 'A layer is malformed or breaks a scanner limit (entries, bytes, decompression ratio), or the manifest is not a container image.',
   },
+  INSIGHTS_FAILED: {
+    status: 422,
+    message: 'the image could not be analysed',
+    description: 'The manifest is not a container image (an artifact, or an index without image children), so it has no layers to analyse. A malformed layer or a decompression bomb is not this error: the analysis is stored with state failed and its error.',
+  },
+  LAYER_INVALID: {
+    status: 422,
+    message: 'the layer cannot be indexed',
+    description:
+      'Building a random-access index (zTOC) of a layer failed: malformed or truncated gzip or tar, an unsupported compression or entry type, or a limit broken (entries, uncompressed bytes, decompression ratio). No index was stored.',
+  },
+  FILE_UNKNOWN: {
+    status: 404,
+    message: 'no such file or directory in the image',
+    description: 'The path does not exist in the merged filesystem of the image (whiteouts applied), or a symbolic link on the way points to nothing.',
+  },
+  PATH_INVALID: {
+    status: 400,
+    message: 'path refused',
+    description: 'The path has a `..` component, a symbolic link on the way leads outside the image root, or links loop (more than 40 followed).',
+  },
+  INDEX_NOT_READY: {
+    status: 409,
+    message: 'the image has no file index yet',
+    description: 'File access needs the index of every layer; build it with `wharf index IMAGE` (or `POST /api/v1/file-indexes/<repo>`), or turn on `indexOnPush` for the repository.',
+  },
   UNAVAILABLE: {
     status: 503,
     message: 'service unavailable',

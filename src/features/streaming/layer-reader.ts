@@ -1,0 +1,140 @@
+import { Readable } from 'node:stream';
+import { WharfError } from '../../errors/wharf-error.js';
+import { createRawInflateAt, Z_BUF_ERROR, Z_NO_FLUSH, Z_OK, Z_STREAM_END } from './pako-inflate.js';
+import { decodeGzipZinfo, decodeTarZinfo, type GzipCheckpoint } from './zinfo.js';
+import { decodeZtoc, type Ztoc } from './ztoc.js';
+
+/** Opens an inclusive byte range of the layer blob (a Range request on the blob store). */
+export type OpenRange = (range: { start: number; end: number }) => Promise<Readable>;
+
+/**
+ * A decoded zTOC, ready for random reads of the layer's uncompressed bytes. Reading from the
+ * middle of a gzip layer starts at the checkpoint at or before the wanted offset and asks the
+ * blob store only for the compressed bytes from that checkpoint to the one after the wanted end
+ * (plus one byte): at most about two spans (spanSize, 4 MiB by default) more than the data.
+ *
+ * Resuming there is zlib's inflatePrime + inflateSetDictionary on a raw inflater (pako's port of
+ * zlib; see pako-inflate.ts): the bits of the byte before the point go into the bit accumulator,
+ * the point's 32 KiB window becomes the history. (Shifting the compressed bits onto a byte
+ * boundary for Node's own zlib does not work: stored blocks align to the original stream's bytes.)
+ * Only the wanted bytes are produced past the skip; the source is closed as soon as they are.
+ */
+export class LayerIndex {
+  readonly ztoc: Ztoc;
+  private readonly points: GzipCheckpoint[];
+  private readonly size: number;
+
+  constructor(bytes: Uint8Array) {
+    this.ztoc = decodeZtoc(bytes);
+    this.size = this.ztoc.compressedArchiveSize;
+    if (this.ztoc.algorithm === 'gzip') {
+      this.points = decodeGzipZinfo(this.ztoc.checkpoints, this.size).checkpoints;
+      if (this.points.length !== this.ztoc.maxSpanId + 1) throw new WharfError('LAYER_INVALID', 'the zTOC is corrupt: max_span_id does not match its checkpoints');
+    } else {
+      const tar = decodeTarZinfo(this.ztoc.checkpoints);
+      if (tar.size !== this.size) throw new WharfError('LAYER_INVALID', 'the zTOC is corrupt: its tar size does not match');
+      this.points = [];
+    }
+  }
+
+  /** bytes this index keeps in memory (for a cache's accounting) */
+  get footprint(): number {
+    return this.ztoc.checkpoints.length + this.ztoc.entries.length * 200;
+  }
+
+  /** The uncompressed bytes [start, start + length) of the layer, streamed. */
+  read(open: OpenRange, start: number, length: number): Readable {
+    if (length <= 0) return Readable.from([]);
+    if (this.ztoc.algorithm === 'uncompressed') {
+      return Readable.from(takeExactly(open({ start, end: start + length - 1 }), length));
+    }
+    return Readable.from(this.readGzip(open, start, length));
+  }
+
+  /** index of the last checkpoint whose uncompressed offset is <= offset */
+  pointAt(offset: number): number {
+    let lo = 0;
+    let hi = this.points.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.points[mid]!.out <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private async *readGzip(open: OpenRange, start: number, length: number): AsyncGenerator<Buffer> {
+    const i = this.pointAt(start);
+    const point = this.points[i]!;
+    const endOffset = start + length;
+    let j = i + 1;
+    while (j < this.points.length && this.points[j]!.out < endOffset) j += 1;
+    const from = point.in - (point.bits > 0 ? 1 : 0);
+    // up to the next point's first full byte: every bit of the blocks before it
+    const to = j < this.points.length ? this.points[j]!.in - 1 : this.size - 1;
+    const source = await open({ start: from, end: to });
+    const z = createRawInflateAt(0, 0, point.window);
+    const strm = z.strm;
+    let skip = start - point.out;
+    let want = length;
+    let primed = point.bits === 0;
+    let ended = false;
+    const discard = new Uint8Array(skip > 0 ? Math.min(skip, 64 * 1024) : 0);
+    try {
+      for await (const raw of source as AsyncIterable<Buffer>) {
+        let chunk: Uint8Array = raw;
+        if (!primed && chunk.length > 0) {
+          // zlib inflatePrime with the top `bits` bits of the byte before the point
+          strm.state!.hold = chunk[0]! >> (8 - point.bits);
+          strm.state!.bits = point.bits;
+          chunk = chunk.subarray(1);
+          primed = true;
+        }
+        strm.input = chunk;
+        strm.next_in = 0;
+        strm.avail_in = chunk.length;
+        while (strm.avail_in > 0 && want > 0) {
+          const target = skip > 0 ? discard : new Uint8Array(Math.min(want, 256 * 1024));
+          strm.output = target;
+          strm.next_out = 0;
+          strm.avail_out = skip > 0 ? Math.min(skip, discard.length) : target.length;
+          const ret = z.inflate(Z_NO_FLUSH);
+          if (ret !== Z_OK && ret !== Z_STREAM_END && ret !== Z_BUF_ERROR) throw new Error(strm.msg || `inflate error ${ret}`);
+          const produced = strm.next_out;
+          if (skip > 0) skip -= produced;
+          else if (produced > 0) {
+            want -= produced;
+            yield Buffer.from(target.buffer, target.byteOffset, produced);
+          }
+          if (ret === Z_STREAM_END) {
+            ended = true;
+            break;
+          }
+          if (ret === Z_BUF_ERROR && produced === 0) break;
+        }
+        if (want === 0 || ended) break;
+      }
+    } catch (e) {
+      if (e instanceof WharfError) throw e;
+      throw new WharfError('LAYER_INVALID', `reading the layer from its checkpoint failed: ${(e as Error).message}`);
+    } finally {
+      z.end();
+      source.destroy();
+    }
+    if (want > 0) throw new WharfError('LAYER_INVALID', `the layer ended ${want} bytes short of what its index promised (truncated or replaced?)`);
+  }
+}
+
+async function* takeExactly(opening: Promise<Readable>, length: number): AsyncGenerator<Buffer> {
+  const source = await opening;
+  let got = 0;
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      got += chunk.length;
+      yield chunk;
+    }
+  } finally {
+    source.destroy();
+  }
+  if (got !== length) throw new WharfError('LAYER_INVALID', `the layer ended ${length - got} bytes short of what its index promised`);
+}
