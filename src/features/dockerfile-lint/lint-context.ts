@@ -1,0 +1,145 @@
+import type { DockerfileModel, DockerInstruction, Stage } from './dockerfile-model.js';
+import { shellCommands, type ShellCommand } from './shell-commands.js';
+
+export type Severity = 'critical' | 'high' | 'medium' | 'low';
+export const SEVERITIES: Severity[] = ['critical', 'high', 'medium', 'low'];
+
+export interface LintFinding {
+  rule: string;
+  severity: Severity;
+  /** 1-based; `line` is where the problem is (the command inside a multi-line RUN when it can be told) */
+  line: number;
+  endLine: number;
+  /** the stage's name, or its index as a string */
+  stage: string;
+  message: string;
+  fix: string;
+  /** set by --image: the pushed image shows what this finding costs */
+  confirmed?: { bytes: number; evidence: string };
+}
+
+export interface LintRule {
+  id: string;
+  severity: Severity;
+  title: string;
+  /** why it matters, for SARIF's help text and the docs */
+  why: string;
+  check(ctx: LintContext): LintFinding[];
+}
+
+export interface RunCommand {
+  cmd: ShellCommand;
+  /** 1-based line of the Dockerfile */
+  line: number;
+}
+
+/** The model plus what several rules ask: which stages end up in the image, RUN commands, env. */
+export class LintContext {
+  readonly model: DockerfileModel;
+  /** the final stage and the stages it is built FROM: their files are the image's */
+  readonly finalChain: Stage[];
+  private readonly commands = new Map<DockerInstruction, RunCommand[]>();
+
+  constructor(model: DockerfileModel) {
+    this.model = model;
+    const chain: Stage[] = [];
+    let s: Stage | undefined = model.stages[model.stages.length - 1];
+    while (s !== undefined && !chain.includes(s)) {
+      chain.unshift(s);
+      s = s.parent === undefined ? undefined : model.stages[s.parent];
+    }
+    this.finalChain = chain;
+  }
+
+  get finalStage(): Stage {
+    return this.model.stages[this.model.stages.length - 1]!;
+  }
+
+  stageLabel(stage: Stage): string {
+    return stage.name ?? String(stage.index);
+  }
+
+  /** instructions of the final image in order: the final chain's stages, oldest first */
+  finalInstructions(): { stage: Stage; ins: DockerInstruction }[] {
+    return this.finalChain.flatMap((stage) => stage.instructions.map((ins) => ({ stage, ins })));
+  }
+
+  /** every command of every RUN in the final image, except RUNs `skip` rules out (the cache rules' view) */
+  finalRunCommands(skip: (ins: DockerInstruction) => boolean = () => false): (RunCommand & { stage: Stage; ins: DockerInstruction })[] {
+    return this.finalInstructions()
+      .filter(({ ins }) => ins.keyword === 'RUN' && !skip(ins))
+      .flatMap(({ stage, ins }) => this.runCommands(ins).map((c) => ({ ...c, stage, ins })));
+  }
+
+  /** A finding of `rule` (its severity unless another is given) in `stage`, from `line` to the end of `ins`. */
+  finding(rule: { id: string; severity: Severity }, stage: Stage, line: number, endLine: number, message: string, fix: string, severity = rule.severity): LintFinding {
+    return { rule: rule.id, severity, line, endLine, stage: this.stageLabel(stage), message, fix };
+  }
+
+  /** The shell commands a RUN runs: shell form, exec form, and heredoc bodies run by a shell. */
+  runCommands(ins: DockerInstruction): RunCommand[] {
+    const cached = this.commands.get(ins);
+    if (cached) return cached;
+    const out: RunCommand[] = [];
+    if (ins.keyword === 'RUN') {
+      if (ins.execForm) {
+        const words = ins.execForm;
+        const viaShell = words.length >= 3 && /(^|\/)(ba)?sh$/.test(words[0]!) && /^-[a-z]*c[a-z]*$/.test(words[1]!);
+        const cmds = viaShell ? shellCommands(words[2]!) : [{ words, env: new Map<string, string>(), scriptLine: 0 }];
+        for (const cmd of cmds) out.push({ cmd, line: ins.line });
+      } else {
+        let from = 0;
+        for (const cmd of shellCommands(ins.args)) {
+          from = locate(ins, cmd, from);
+          out.push({ cmd, line: ins.line + from });
+        }
+        // `RUN <<EOF` (or `RUN bash <<EOF`) hands the body to a shell; `RUN python3 <<EOF` does not
+        const head = shellCommands(ins.args.replace(/<<-?\s*["']?\w+["']?/g, ''));
+        const shellBody = head.length === 0 || /^(ba|da|z)?sh$/.test(head[0]!.words[0] ?? '');
+        if (shellBody) for (const h of ins.heredocs) for (const cmd of shellCommands(h.body)) out.push({ cmd, line: h.line + cmd.scriptLine });
+      }
+    }
+    this.commands.set(ins, out);
+    return out;
+  }
+
+  /** ENV or ARG `name` with a non-empty value, set in `stage` before `line` or in a stage it is built FROM */
+  envSetBefore(stage: Stage, line: number, name: string): boolean {
+    let s: Stage | undefined = stage;
+    let limit = line;
+    const seen = new Set<Stage>();
+    while (s !== undefined && !seen.has(s)) {
+      seen.add(s);
+      for (const ins of s.instructions) {
+        if (ins.line >= limit) break;
+        if ((ins.keyword === 'ENV' || ins.keyword === 'ARG') && ins.properties.some((p) => p.name === name && p.value !== null && p.value !== '')) return true;
+      }
+      s = s.parent === undefined ? undefined : this.model.stages[s.parent];
+      limit = Number.POSITIVE_INFINITY;
+    }
+    return false;
+  }
+}
+
+/**
+ * Where a command starts inside a multi-line RUN (an index into its source lines): the first line
+ * at or after `from` naming its program and first argument. Commands come in order, so the search
+ * goes on from the previous command's line.
+ */
+function locate(ins: DockerInstruction, cmd: ShellCommand, from: number): number {
+  const [prog, first] = cmd.words;
+  if (prog === undefined) return from;
+  const find = (ok: (s: string) => boolean) => ins.source.findIndex((s, i) => i >= from && ok(s));
+  let idx = find((s) => s.includes(prog) && (first === undefined || s.includes(first)));
+  if (idx < 0) idx = find((s) => s.includes(prog));
+  return idx < 0 ? from : idx;
+}
+
+export function cacheMount(ins: DockerInstruction, targetPrefix?: string): boolean {
+  return ins.flags.some((f) => {
+    if (f.name !== 'mount' || f.options.get('type') !== 'cache') return false;
+    if (targetPrefix === undefined) return true;
+    const target = f.options.get('target') ?? f.options.get('dst') ?? f.options.get('destination') ?? '';
+    return target.startsWith(targetPrefix);
+  });
+}
