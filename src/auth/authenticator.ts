@@ -16,7 +16,15 @@ import type { TokenService } from './token-service.js';
  *
  * A successful password check is remembered for `cacheTtlMs` (keyed by an HMAC of the credentials
  * under a per-process random key, and tied to the stored hash, so a password change ends it):
- * clients that send Basic on every request must not pay for scrypt on every request.
+ * clients that send Basic on every request must not pay for scrypt on every request. Identical
+ * credentials checked at the same time share one scrypt (64 connections sending the same Basic
+ * header when the remembered success expires would otherwise queue 64 of them: a stall of seconds).
+ *
+ * Who a principal is (disabled? its password hash, its role bindings) is remembered for at most
+ * PRINCIPAL_TTL_MS and forgotten as soon as this process changes any principal or role binding
+ * (IdentityStore.changeCount): a disabled or deleted account, a changed password or a revoked
+ * role is refused at once on the replica that made the change, and within PRINCIPAL_TTL_MS on the
+ * others. API keys are looked up on every use (a revoked key is refused at once everywhere).
  */
 export type Credentials = { kind: 'basic'; username: string; password: string } | { kind: 'bearer'; token: string };
 
@@ -33,6 +41,15 @@ export interface AuthenticatorOptions {
 const INVALID = 'invalid username or password';
 const MAX_CACHE = 1000;
 const TOUCH_EVERY_MS = 60_000;
+const PRINCIPAL_TTL_MS = 1000;
+const MAX_PRINCIPALS = 1000;
+
+interface KnownPrincipal {
+  record: PrincipalRecord;
+  bindings: readonly Binding[];
+  until: number;
+  changeCount: number;
+}
 
 /** Parses an Authorization header; undefined when absent, throws UNAUTHORIZED when malformed. */
 export function parseAuthorization(header: string | undefined): Credentials | undefined {
@@ -55,6 +72,8 @@ export class Authenticator {
   private readonly now: () => number;
   private readonly cacheKey = randomBytes(32);
   private readonly cache = new Map<string, { principalId: number; passwordHash: string; until: number }>();
+  private readonly checking = new Map<string, Promise<Principal | undefined>>();
+  private readonly principals = new Map<string, KnownPrincipal>();
 
   constructor(options: AuthenticatorOptions) {
     this.o = options;
@@ -82,12 +101,12 @@ export class Authenticator {
     }
     const cached = this.cached(username, password);
     if (cached) {
-      const record = await this.o.store.findPrincipalById(cached.principalId);
-      if (record && !record.disabled && record.passwordHash === cached.passwordHash) return this.principalOf(record, 'password');
+      const known = await this.known('id', cached.principalId);
+      if (known && !known.record.disabled && known.record.passwordHash === cached.passwordHash) return principalFrom(known, 'password');
     }
     const principal = password.startsWith(API_KEY_PREFIX)
       ? await this.checkApiKey(username, password)
-      : await this.checkPassword(username, password);
+      : await this.checkPasswordOnce(username, password);
     if (!principal) {
       await this.o.throttle.failure(username, address);
       throw new WharfError('UNAUTHORIZED', INVALID);
@@ -109,6 +128,32 @@ export class Authenticator {
       return undefined;
     }
     return hit;
+  }
+
+  /** checkPassword, with concurrent checks of identical credentials sharing one. */
+  private checkPasswordOnce(username: string, password: string): Promise<Principal | undefined> {
+    const id = this.cacheId(username, password);
+    let check = this.checking.get(id);
+    if (!check) {
+      check = this.checkPassword(username, password).finally(() => this.checking.delete(id));
+      this.checking.set(id, check);
+    }
+    return check;
+  }
+
+  /** A principal and its bindings, remembered briefly (see the class comment); undefined when unknown. */
+  private async known(by: 'id' | 'name', value: number | string): Promise<KnownPrincipal | undefined> {
+    const key = `${by}:${value}`;
+    const changeCount = this.o.store.changeCount;
+    const hit = this.principals.get(key);
+    if (hit && hit.changeCount === changeCount && hit.until > this.now()) return hit;
+    if (hit) this.principals.delete(key);
+    const record = by === 'id' ? await this.o.store.findPrincipalById(value as number) : await this.o.store.findPrincipalByName(value as string);
+    if (!record) return undefined;
+    const known: KnownPrincipal = { record, bindings: (await this.principalOf(record, 'none')).bindings, until: this.now() + PRINCIPAL_TTL_MS, changeCount };
+    if (this.principals.size >= MAX_PRINCIPALS) this.principals.delete(this.principals.keys().next().value!);
+    this.principals.set(key, known);
+    return known;
   }
 
   private async checkPassword(username: string, password: string): Promise<Principal | undefined> {
@@ -138,20 +183,20 @@ export class Authenticator {
       key.revokedAt === null &&
       (key.expiresAt === null || key.expiresAt > now);
     if (!valid) return undefined;
-    const record = await this.o.store.findPrincipalById(key.principalId);
-    if (!record || record.disabled) return undefined;
+    const known = await this.known('id', key.principalId);
+    if (!known || known.record.disabled) return undefined;
     // last-used is advisory: written at most once a minute per key, not on every request
     if (key.lastUsedAt === null || now - key.lastUsedAt > TOUCH_EVERY_MS) await this.o.store.touchApiKey(key.id, now);
-    return this.principalOf(record, 'api_key');
+    return principalFrom(known, 'api_key');
   }
 
   /** A bearer token: verified, then its subject looked up again (deleted or disabled = refused). */
   async fromToken(token: string): Promise<Principal> {
     const verified = await this.o.tokens.verify(token);
     if (verified.sub === '') return { ...ANONYMOUS, via: 'token', tokenAccess: verified.access };
-    const record = await this.o.store.findPrincipalByName(verified.sub);
-    if (!record || record.disabled) throw new WharfError('UNAUTHORIZED', 'invalid token');
-    return { ...(await this.principalOf(record, 'token')), tokenAccess: verified.access };
+    const known = await this.known('name', verified.sub);
+    if (!known || known.record.disabled) throw new WharfError('UNAUTHORIZED', 'invalid token');
+    return { ...principalFrom(known, 'token'), tokenAccess: verified.access };
   }
 
   async principalOf(record: PrincipalRecord, via: Principal['via']): Promise<Principal> {
@@ -191,4 +236,9 @@ export class Authenticator {
     if (row.lastUsedAt === null || now - row.lastUsedAt > TOUCH_EVERY_MS) await this.o.store.touchRefreshToken(row.id, now);
     return this.principalOf(record, 'token');
   }
+}
+
+function principalFrom(known: KnownPrincipal, via: Principal['via']): Principal {
+  const { kind, id, name } = known.record;
+  return { kind, id, name, bindings: known.bindings, via };
 }

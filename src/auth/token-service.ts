@@ -15,6 +15,12 @@ import type { TokenAccess } from './docker-scope.js';
  * verifying for one token lifetime (+ leeway), so no token in flight is cut short; `kid` in the
  * header says which key signed. Only ES256 is accepted: `alg: none`, HS256 (with the public key
  * as the secret) or any other algorithm fails verification before a key is even chosen.
+ *
+ * A verified token is remembered by its exact string (bounded, least recently used goes first)
+ * until its `exp` or its key's end of verification, whichever comes first — never past either:
+ * clients send the same token on every request until it expires, and an ES256 verification costs
+ * more than the rest of a manifest GET. Only the signature and claims are remembered; who the
+ * subject is and what it may do is looked up by the Authenticator on every request.
  */
 export interface TokenServiceOptions {
   store: IdentityStore;
@@ -48,6 +54,7 @@ interface LoadedKey {
 const ALG = 'ES256';
 const LEEWAY_SECONDS = 30;
 const RELOAD_AFTER_MS = 5000;
+const VERIFIED_CACHE_MAX = 4096;
 
 export class TokenService {
   private readonly options: TokenServiceOptions;
@@ -56,6 +63,7 @@ export class TokenService {
   private active: LoadedKey | undefined;
   private lastReload = 0;
   private rotating: Promise<void> | undefined;
+  private readonly verified = new Map<string, { token: VerifiedToken; until: number }>();
 
   constructor(options: TokenServiceOptions) {
     this.options = options;
@@ -97,6 +105,7 @@ export class TokenService {
     );
     await this.options.store.deleteSigningKeysVerifiableBefore(now);
     await this.reload();
+    this.verified.clear();
     return kid;
   }
 
@@ -146,8 +155,17 @@ export class TokenService {
 
   /** Throws UNAUTHORIZED for any token that is not one of ours, unexpired, for this service. */
   async verify(token: string): Promise<VerifiedToken> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      this.verified.delete(token); // re-inserted below: Map order is the recency order
+      if (hit.until > this.now()) {
+        this.verified.set(token, hit);
+        return hit.token;
+      }
+    }
+    let key: LoadedKey | undefined;
     try {
-      const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
+      const { payload } = await jwtVerify(token, async (header) => (key = await this.keyFor(header)).publicKey, {
         algorithms: [ALG],
         issuer: this.options.issuer,
         audience: this.options.service,
@@ -159,7 +177,13 @@ export class TokenService {
       if (access === undefined || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') {
         throw new WharfError('UNAUTHORIZED', 'token has a malformed access claim');
       }
-      return { sub: payload.sub, access, jti: payload.jti };
+      const verified = { sub: payload.sub, access, jti: payload.jti };
+      const until = Math.min(payload.exp! * 1000, key?.record.verifyUntil ?? Infinity);
+      if (until > this.now()) {
+        if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+        this.verified.set(token, { token: verified, until });
+      }
+      return verified;
     } catch (err) {
       if (err instanceof WharfError) throw err;
       const code = (err as { code?: string }).code;
@@ -168,7 +192,7 @@ export class TokenService {
     }
   }
 
-  private async keyFor(header: JWTHeaderParameters): Promise<CryptoKey | Uint8Array> {
+  private async keyFor(header: JWTHeaderParameters): Promise<LoadedKey> {
     const kid = header.kid;
     if (typeof kid !== 'string' || kid.length > 100) throw new WharfError('UNAUTHORIZED', 'invalid token');
     let key = this.keys.get(kid);
@@ -180,7 +204,7 @@ export class TokenService {
     if (!key || (key.record.verifyUntil !== null && key.record.verifyUntil < this.now())) {
       throw new WharfError('UNAUTHORIZED', 'invalid token');
     }
-    return key.publicKey;
+    return key;
   }
 
   /** JWKS of the keys that still verify (GET /auth/jwks.json), for other verifiers. */

@@ -116,6 +116,11 @@ export interface AuditQuery {
 }
 
 export interface IdentityStore {
+  /**
+   * Bumped after every change made through this object to a principal (password, disabled,
+   * deleted) or to role bindings: caches of principals (auth/authenticator.ts) compare it.
+   */
+  readonly changeCount: number;
   createPrincipal(p: NewPrincipal): Promise<PrincipalRecord>;
   findPrincipalByName(name: string): Promise<PrincipalRecord | undefined>;
   findPrincipalById(id: number): Promise<PrincipalRecord | undefined>;

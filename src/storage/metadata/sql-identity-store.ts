@@ -11,10 +11,25 @@ import type { Page, PageRequest } from './metadata-store.js';
 import type { Database } from './schema.js';
 
 export class SqlIdentityStore implements IdentityStore {
+  private changes = 0;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
   ) {}
+
+  get changeCount(): number {
+    return this.changes;
+  }
+
+  /** Counts a change to who a principal is or what it may do once the write is over (done or failed). */
+  private async changing<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      this.changes++;
+    }
+  }
 
   // --- principals ---
 
@@ -67,7 +82,7 @@ export class SqlIdentityStore implements IdentityStore {
     name: string,
     patch: { passwordHash?: string; disabled?: boolean; description?: string },
   ): Promise<PrincipalRecord | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.changing(this.db.transaction().execute(async (trx) => {
       const set: Updateable<PrincipalsTable> = { updated_at: this.now() };
       if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
       if (patch.disabled !== undefined) set.disabled = patch.disabled ? 1 : 0;
@@ -78,11 +93,11 @@ export class SqlIdentityStore implements IdentityStore {
         await trx.deleteFrom('refresh_tokens').where('principal_id', '=', row.id).execute();
       }
       return toPrincipal(row);
-    });
+    }));
   }
 
   async deletePrincipal(name: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.changing(this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('principals').select('id').where('name', '=', name).executeTakeFirst();
       if (!row) return false;
       // explicit, not only ON DELETE CASCADE: SQLite enforces it only with foreign_keys=ON
@@ -91,7 +106,7 @@ export class SqlIdentityStore implements IdentityStore {
       await trx.deleteFrom('refresh_tokens').where('principal_id', '=', row.id).execute();
       await trx.deleteFrom('principals').where('id', '=', row.id).execute();
       return true;
-    });
+    }));
   }
 
   // --- API keys ---
@@ -165,18 +180,20 @@ export class SqlIdentityStore implements IdentityStore {
   }): Promise<RoleBindingRecord> {
     let id: number;
     try {
-      const row = await this.db
-        .insertInto('role_bindings')
-        .values({
-          principal_id: b.principalId,
-          role: b.role,
-          scope_kind: b.scopeKind,
-          scope_value: b.scopeValue,
-          created_at: this.now(),
-          created_by: b.createdBy ?? null,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      const row = await this.changing(
+        this.db
+          .insertInto('role_bindings')
+          .values({
+            principal_id: b.principalId,
+            role: b.role,
+            scope_kind: b.scopeKind,
+            scope_value: b.scopeValue,
+            created_at: this.now(),
+            created_by: b.createdBy ?? null,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow(),
+      );
       id = Number(row.id);
     } catch (err) {
       throw conflictOr(err, 'this role binding already exists');
@@ -205,7 +222,7 @@ export class SqlIdentityStore implements IdentityStore {
   }
 
   async deleteRoleBinding(id: number): Promise<boolean> {
-    const r = await this.db.deleteFrom('role_bindings').where('id', '=', id).executeTakeFirst();
+    const r = await this.changing(this.db.deleteFrom('role_bindings').where('id', '=', id).executeTakeFirst());
     return Number(r.numDeletedRows) > 0;
   }
 
