@@ -21,7 +21,13 @@ interface LintOptions {
   output: string;
   failOn: string;
   image?: string;
+  platform?: string;
   server?: string;
+}
+
+/** The part of POST /api/v1/insights/<repo> (client/wharf-client.ts InsightsReport) the cross-check reads. */
+interface InsightsAnswer {
+  images: { platform: string | null; digest: string; state: string; error: { message: string } | null; analysis: ImageEvidence | null }[];
 }
 
 const VERSION = '0.1.0';
@@ -33,6 +39,7 @@ export function registerLintCommand(program: Command, io: CliIO): void {
     .option('--output <format>', 'text, json or sarif', 'text')
     .option('--fail-on <severity>', 'exit 4 when a finding is at or above: critical, high, medium, low, or none', 'low')
     .option('--image <image>', "cross-check the findings against a pushed image's insights analysis (REPO:TAG or REPO@DIGEST)")
+    .option('--platform <os/arch>', 'with --image, for a multi-platform image (default linux/amd64, else the first)')
     .option('--server <url>', `registry URL for --image (default: $WHARF_SERVER or ${DEFAULT_SERVER})`)
     .action(async (path: string, opts: LintOptions) => {
       if (!['text', 'json', 'sarif'].includes(opts.output)) throw new WharfError('REQUEST_INVALID', '--output takes text, json or sarif');
@@ -42,15 +49,7 @@ export function registerLintCommand(program: Command, io: CliIO): void {
       const report = lintDockerfile(await readDockerfile(path, io));
       let findings = report.findings;
       if (opts.image !== undefined) {
-        const { repository, reference } = parseImageRef(opts.image);
-        const client = clientFor(opts, io);
-        let evidence: ImageEvidence;
-        try {
-          evidence = await client.request<ImageEvidence>('GET', `/api/v1/insights/${repository}?reference=${encodeURIComponent(reference)}`);
-        } catch (err) {
-          throw new Error(`cannot cross-check with ${opts.image}: ${(err as Error).message}`, { cause: err });
-        }
-        findings = crossCheck(findings, evidence, opts.image);
+        findings = crossCheck(findings, await imageEvidence(opts.image, opts, io), opts.image);
       }
       const summary = summarize(findings);
       if (opts.output === 'sarif') io.out(`${JSON.stringify(toSarif(findings, LINT_RULES, label, VERSION), null, 2)}\n`);
@@ -61,6 +60,22 @@ export function registerLintCommand(program: Command, io: CliIO): void {
         io.exitCode = EXIT.policyFailed;
       }
     });
+}
+
+/** The image's insights analysis: analysed now if it was not (stored analyses are reused by the server). */
+async function imageEvidence(image: string, opts: LintOptions, io: CliIO): Promise<ImageEvidence> {
+  const { repository, reference } = parseImageRef(image);
+  let answer: InsightsAnswer;
+  try {
+    answer = await clientFor(opts, io).request<InsightsAnswer>('POST', `/api/v1/insights/${repository}`, { reference, ...(opts.platform ? { platform: opts.platform } : {}) });
+  } catch (err) {
+    throw new Error(`cannot cross-check with ${image}: ${(err as Error).message}`, { cause: err });
+  }
+  const one = answer.images.find((i) => i.platform === (opts.platform ?? 'linux/amd64')) ?? answer.images[0];
+  if (!one || one.state !== 'done' || !one.analysis) {
+    throw new Error(`cannot cross-check with ${image}: its analysis is ${one ? `${one.state}${one.error ? ` (${one.error.message})` : ''}` : 'missing'}`);
+  }
+  return one.analysis;
 }
 
 /** The file's bytes, or standard input through a real pipe for `-`; bounded either way. */

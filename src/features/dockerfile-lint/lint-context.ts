@@ -90,8 +90,9 @@ export class LintContext {
       } else {
         let from = 0;
         for (const cmd of shellCommands(ins.args)) {
-          from = locate(ins, cmd, from);
-          out.push({ cmd, line: ins.line + from });
+          const at = locate(ins, cmd, from);
+          out.push({ cmd, line: lineAt(ins, at) });
+          if (at >= from && cmd.words[0] !== undefined) from = at + cmd.words[0].length;
         }
         // `RUN <<EOF` (or `RUN bash <<EOF`) hands the body to a shell; `RUN python3 <<EOF` does not
         const head = shellCommands(ins.args.replace(/<<-?\s*["']?\w+["']?/g, ''));
@@ -122,17 +123,24 @@ export class LintContext {
 }
 
 /**
- * Where a command starts inside a multi-line RUN (an index into its source lines): the first line
- * at or after `from` naming its program and first argument. Commands come in order, so the search
- * goes on from the previous command's line.
+ * Where a command starts inside a multi-line RUN, as a character offset into its source lines
+ * joined by newlines: the next occurrence of its program as a whole word at or after `from`.
+ * Commands come in order, so each search goes on after the previous command's program.
  */
 function locate(ins: DockerInstruction, cmd: ShellCommand, from: number): number {
-  const [prog, first] = cmd.words;
+  const prog = cmd.words[0];
   if (prog === undefined) return from;
-  const find = (ok: (s: string) => boolean) => ins.source.findIndex((s, i) => i >= from && ok(s));
-  let idx = find((s) => s.includes(prog) && (first === undefined || s.includes(first)));
-  if (idx < 0) idx = find((s) => s.includes(prog));
-  return idx < 0 ? from : idx;
+  const word = new RegExp(`(?:^|[\\s;&|(\`"'])(${prog.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')})(?=$|[\\s;&|)"'])`, 'gm');
+  word.lastIndex = from;
+  const m = word.exec(ins.source.join('\n'));
+  return m ? m.index + m[0].length - m[1]!.length : from;
+}
+
+function lineAt(ins: DockerInstruction, offset: number): number {
+  let line = ins.line;
+  const text = ins.source.join('\n');
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
 }
 
 export function cacheMount(ins: DockerInstruction, targetPrefix?: string): boolean {

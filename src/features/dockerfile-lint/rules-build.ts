@@ -58,7 +58,7 @@ export const pipNoCacheDir: LintRule = {
         const args = pipInstallArgs(cmd);
         return args !== undefined && !args.includes('--no-cache-dir') && !cmd.env.has('PIP_NO_CACHE_DIR') && !ctx.envSetBefore(stage, ins.line, 'PIP_NO_CACHE_DIR');
       })
-      .map(({ cmd, stage, ins, line }) => ctx.finding(this, stage, line, ins.endLine, `${cmd.words.slice(0, 3).join(' ')} without --no-cache-dir leaves pip's cache in the layer`, 'add --no-cache-dir, or set ENV PIP_NO_CACHE_DIR=1 in the stage, or use RUN --mount=type=cache,target=/root/.cache/pip'));
+      .map(({ cmd, stage, ins, line }) => ctx.finding(this, stage, line, ins.endLine, `${cmd.words.slice(0, 4).join(' ').slice(0, 80)} without --no-cache-dir leaves pip's cache in the layer`, 'add --no-cache-dir, or set ENV PIP_NO_CACHE_DIR=1 in the stage, or use RUN --mount=type=cache,target=/root/.cache/pip'));
   },
 };
 

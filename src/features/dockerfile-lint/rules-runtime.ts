@@ -134,7 +134,7 @@ export const finalUserMissing: LintRule = {
     if (lastInFinal(ctx, 'USER')) return [];
     const final = ctx.finalStage;
     if (final.base.name.toLowerCase() === 'scratch' && final.parent === undefined) return [];
-    return [ctx.finding(this, final, final.from.line, final.from.endLine, `no USER in the final image: it runs as the base image's user (root unless ${final.base.text || 'the base'} sets another)`, 'add USER with an unprivileged user at the end of the final stage')];
+    return [ctx.finding(this, final, final.from.line, final.from.endLine, `no USER in the final image: it runs as the base image's user (root unless ${ctx.finalChain[0]!.base.text || 'the base image'} sets another)`, 'add USER with an unprivileged user at the end of the final stage')];
   },
 };
 
