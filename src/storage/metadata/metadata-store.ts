@@ -110,7 +110,8 @@ export interface MetadataStore {
   listTags(repository: string, page: PageRequest): Promise<Page<string>>;
   repositoryExists(repository: string): Promise<boolean>;
   listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]>;
-  touchManifestPulled(repository: string, digest: Digest, at: number): Promise<void>;
+  /** Last-pulled times of manifests (absent ones are skipped), written in one transaction. */
+  touchManifestsPulled(pulls: readonly { repository: string; digest: Digest; at: number }[]): Promise<void>;
 
   /** Records the session only: the repository comes into being when a blob or manifest is committed. */
   createUpload(id: string, repository: string): Promise<UploadRecord>;

@@ -567,15 +567,20 @@ export class SqlMetadataStore implements MetadataStore {
     return rows.map((row) => toManifest(repository, row));
   }
 
-  async touchManifestPulled(repository: string, digest: Digest, at: number): Promise<void> {
-    const repoId = await this.repositoryId(this.db, repository);
-    if (repoId === undefined) return;
-    await this.db
-      .updateTable('manifests')
-      .set({ last_pulled_at: at })
-      .where('repository_id', '=', repoId)
-      .where('digest', '=', digest)
-      .execute();
+  async touchManifestsPulled(pulls: readonly { repository: string; digest: Digest; at: number }[]): Promise<void> {
+    if (pulls.length === 0) return;
+    // one commit (one fsync) for the batch instead of one per manifest; rows in one order, so two
+    // replicas flushing at once on PostgreSQL wait for each other instead of deadlocking
+    const sorted = [...pulls].sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    await this.tx(async (trx) => {
+      const ids = new Map<string, number | undefined>();
+      for (const p of sorted) {
+        if (!ids.has(p.repository)) ids.set(p.repository, await this.repositoryId(trx, p.repository));
+        const repoId = ids.get(p.repository);
+        if (repoId === undefined) continue;
+        await trx.updateTable('manifests').set({ last_pulled_at: p.at }).where('repository_id', '=', repoId).where('digest', '=', p.digest).execute();
+      }
+    });
   }
 
   // --- uploads ---
