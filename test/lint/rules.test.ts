@@ -89,12 +89,19 @@ describe('pip-no-cache-dir', () => {
       COPY --from=builder /install /usr/local
     `, r), []);
   });
-  test('an ENV after the RUN does not help', () => {
+  test('an ENV after the RUN does not help, nor a cache mount on another directory; options before install count', () => {
     assert.deepEqual(lines(`
       FROM python:3.11
       RUN pip install a
       ENV PIP_NO_CACHE_DIR=1
     `, r), ['2 pip-no-cache-dir']);
+    assert.deepEqual(lines(`
+      FROM python:3.11
+      RUN --mount=type=cache,target=/var/cache/apt pip install a
+      RUN --mount=type=cache,target=/root/.cache pip install b
+      RUN pip --no-cache-dir install c
+      RUN pip --disable-pip-version-check install d
+    `, r), ['2 pip-no-cache-dir', '5 pip-no-cache-dir']);
   });
 });
 

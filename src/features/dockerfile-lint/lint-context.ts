@@ -143,11 +143,10 @@ function lineAt(ins: DockerInstruction, offset: number): number {
   return line;
 }
 
-export function cacheMount(ins: DockerInstruction, targetPrefix?: string): boolean {
+/** A `RUN --mount=type=cache` whose target passes `accept` (the cached files stay out of the layer). */
+export function cacheMount(ins: DockerInstruction, accept: (target: string) => boolean): boolean {
   return ins.flags.some((f) => {
     if (f.name !== 'mount' || f.options.get('type') !== 'cache') return false;
-    if (targetPrefix === undefined) return true;
-    const target = f.options.get('target') ?? f.options.get('dst') ?? f.options.get('destination') ?? '';
-    return target.startsWith(targetPrefix);
+    return accept(f.options.get('target') ?? f.options.get('dst') ?? f.options.get('destination') ?? '');
   });
 }

@@ -5,7 +5,7 @@ import { basename, type ShellCommand } from './shell-commands.js';
  * downloads. Each function looks at one command's words (see shell-commands.ts).
  */
 
-/** The arguments after `pip install` (pip, pip3, pip3.11, python -m pip, python3 -mpip), or undefined. */
+/** The options and arguments of `pip install` (pip, pip3, pip3.11, python -m pip, python3 -mpip), or undefined. */
 export function pipInstallArgs(cmd: ShellCommand): string[] | undefined {
   const w = cmd.words;
   const prog = basename(w[0] ?? '');
@@ -17,7 +17,8 @@ export function pipInstallArgs(cmd: ShellCommand): string[] | undefined {
   }
   if (rest === undefined) return undefined;
   const sub = rest.findIndex((x) => !x.startsWith('-'));
-  return sub >= 0 && rest[sub] === 'install' ? rest.slice(sub + 1) : undefined;
+  // options before the subcommand (`pip --no-cache-dir install x`) are pip's too
+  return sub >= 0 && rest[sub] === 'install' ? [...rest.slice(0, sub), ...rest.slice(sub + 1)] : undefined;
 }
 
 /** The apt-get / apt subcommand and the words after it (`apt-get -y install x` -> ['install', ['x']]). */

@@ -53,7 +53,7 @@ export const pipNoCacheDir: LintRule = {
   why: "pip caches every wheel it downloads under ~/.cache/pip; for torch and CUDA wheels that is GBs left in the layer.",
   check(ctx) {
     return ctx
-      .finalRunCommands((ins) => cacheMount(ins))
+      .finalRunCommands((ins) => cacheMount(ins, (t) => /(^|\/)\.cache(\/pip)?\/?$/.test(t) || /pip/.test(t)))
       .filter(({ cmd, stage, ins }) => {
         const args = pipInstallArgs(cmd);
         return args !== undefined && !args.includes('--no-cache-dir') && !cmd.env.has('PIP_NO_CACHE_DIR') && !ctx.envSetBefore(stage, ins.line, 'PIP_NO_CACHE_DIR');
@@ -83,7 +83,7 @@ export const aptListsNotRemoved: LintRule = {
   check(ctx) {
     const out: LintFinding[] = [];
     for (const { stage, ins } of ctx.finalInstructions()) {
-      if (ins.keyword !== 'RUN' || cacheMount(ins, '/var/lib/apt')) continue;
+      if (ins.keyword !== 'RUN' || cacheMount(ins, (t) => t.startsWith('/var/lib/apt'))) continue;
       const cmds = ctx.runCommands(ins);
       const update = cmds.find((c) => isAptUpdate(c.cmd));
       if (!update || cmds.some((c) => removesAptLists(c.cmd))) continue;
