@@ -158,6 +158,34 @@ export const ERROR_CODES = {
     message: 'cleanup policy invalid',
     description: 'A cleanup policy document (Artifact Registry or ECR format) is malformed or breaks a rule of its format; the detail lists every problem with a JSON pointer to the offending field.',
   },
+  ATTESTOR_INVALID: {
+    status: 400,
+    message: 'attestor invalid',
+    description: 'An attestor (a trusted signing identity: PEM public keys, x509 roots and trusted identities) is malformed, or a key is of a type Wharf does not verify (ECDSA P-256/P-384, RSA of 2048 bits or more, Ed25519 are supported); the detail lists every problem with a JSON pointer.',
+  },
+  DEPLOY_POLICY_INVALID: {
+    status: 400,
+    message: 'deploy policy invalid',
+    description: 'A deploy policy document (YAML modelled on Binary Authorization, with Wharf conditions) is malformed or breaks a rule of the format; the detail lists every problem with a JSON pointer to the offending field.',
+  },
+  REPOSITORY_FORMAT_MISMATCH: {
+    status: 409,
+    message: 'repository holds another format',
+    description:
+      'The repository was created for another format (oci or pypi, `wharf repo create --format`): an image push to a Python package repository, or a package upload to an image repository. Nothing was stored.',
+  },
+  PYPI_FILE_EXISTS: {
+    status: 400,
+    message: 'File already exists',
+    description:
+      'A distribution file of this name is already in the repository. Files are immutable, as on PyPI: publish a new version (or a new build tag) instead. `twine upload --skip-existing` skips it.',
+  },
+  PYPI_UPLOAD_INVALID: {
+    status: 400,
+    message: 'invalid distribution upload',
+    description:
+      'A package upload (the form twine sends) is malformed: a broken multipart body, a missing or unknown field, a file name that is not a wheel or sdist name or does not match the name and version, a wheel that is not a zip or lacks its METADATA. Nothing was stored.',
+  },
   RESOURCE_UNKNOWN: {
     status: 404,
     message: 'resource unknown',
@@ -177,6 +205,11 @@ export const ERROR_CODES = {
     status: 422,
     message: 'the image could not be scanned',
     description: 'A layer is malformed or breaks a scanner limit (entries, bytes, decompression ratio), or the manifest is not a container image.',
+  },
+  MODEL_UNKNOWN: {
+    status: 404,
+    message: 'not a model artifact',
+    description: 'The manifest is not a model artifact Wharf understands (CNCF ModelPack, KitOps ModelKit, Docker Model Runner model), so it has no model metadata. A model whose weight headers are malformed is not this error: its metadata is stored with the errors listed.',
   },
   INSIGHTS_FAILED: {
     status: 422,
