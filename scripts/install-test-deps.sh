@@ -10,6 +10,9 @@ command -v buildah >/dev/null || need+=(buildah)
 command -v ctr >/dev/null || need+=(containerd)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v flatc >/dev/null || need+=(flatbuffers-compiler) # the zTOC tests decode with code flatc generates from SOCI's schema
+# PyPI repositories (test/pypi): twine uploads, Debian's python3 with pip, setuptools and wheel builds and installs
+command -v twine >/dev/null || need+=(twine)
+/usr/bin/python3 -c 'import setuptools, wheel, pip' 2>/dev/null || need+=(python3-setuptools python3-wheel python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "installing: ${need[*]}"

@@ -22,6 +22,8 @@ import type { LifecycleAudit } from './features/lifecycle/cleanup-service.js';
 import { GarbageCollector } from './registry/gc.js';
 import { SqlGcStore } from './storage/metadata/sql-gc-store.js';
 import { SqlImageStore } from './storage/metadata/sql-image-store.js';
+import { PypiService } from './features/pypi/pypi-service.js';
+import { SqlPypiStore } from './features/pypi/sql-pypi-store.js';
 import { ScanService } from './features/scan/scan-service.js';
 import { SqlScanStore } from './features/scan/sql-scan-store.js';
 import { SqlJobStore } from './storage/metadata/sql-job-store.js';
@@ -50,6 +52,8 @@ export interface Wharf {
   gc: GarbageCollector;
   /** repositories, cleanup policies, namespaces, usage (features/lifecycle) */
   lifecycle: LifecycleFeature;
+  /** Python package repositories (features/pypi) */
+  pypi: PypiService;
   /** starts listening; resolves to the bound address, e.g. http://127.0.0.1:5000 */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -304,6 +308,8 @@ export async function createWharf(
   const stores = await openStores(config, options.env);
   const { metadata, blobs } = stores;
   const lifecycle = createLifecycle(config, metadata, blobs, logger);
+  if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'repository formats need the SQL metadata store');
+  const repositories = new SqlRepositorySettingsStore(metadata.database);
   const registry = new RegistryService({
     metadata,
     blobs,
@@ -313,11 +319,18 @@ export async function createWharf(
     pushPolicy: lifecycle.feature.pushPolicy,
     holds: lifecycle.gcStore,
     traffic: lifecycle.feature.traffic,
+    repositoryFormat: (name) => repositories.findFormat(name),
   });
   const metrics = new WharfMetrics({ uploadsInProgress: () => registry.uploadsInProgress });
   const auth = await createAuth(config, metadata, logger, options.announce ?? ((line) => process.stdout.write(line)));
   const jobs = createJobRunner(config, metadata, logger);
   const scan = createScan(config, registry, metadata, auth.settings, jobs.runner, logger);
+  const pypi = new PypiService({
+    registry,
+    store: new SqlPypiStore(metadata.database),
+    repositoryFormat: (name) => repositories.findFormat(name),
+    maxUploadBytes: config.pypi.maxUploadBytes,
+  });
   lifecycle.setAudit(auth.audit);
   registerLifecycleJobs(jobs.runner, lifecycle.feature.cleanup, { cleanupIntervalMs: config.lifecycle.cleanupIntervalSeconds * 1000 });
   jobs.runner.register('gc.run', async (payload, ctx) => {
@@ -345,6 +358,7 @@ export async function createWharf(
     scan,
     lifecycle: lifecycle.feature,
     gc: lifecycle.gc,
+    pypi,
   });
 
   const maxAgeMs = config.uploads.maxAgeSeconds * 1000;
@@ -370,6 +384,7 @@ export async function createWharf(
     jobs: jobs.runner,
     gc: lifecycle.gc,
     lifecycle: lifecycle.feature,
+    pypi,
     async listen() {
       // SQLite: this is the only process there can be, so every lease is a dead one's
       const released = await registry.releaseLeasesOfEarlierLife(config.storage.metadata.driver === 'sqlite');

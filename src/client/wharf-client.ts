@@ -105,6 +105,8 @@ export interface RepositorySettingsInput {
 export interface RepositoryDetail extends Required<Omit<RepositoryInfo, 'quotaBytes'>> {
   quotaBytes: number | null;
   createdAt: string;
+  /** oci or pypi, fixed at creation */
+  format: 'oci' | 'pypi';
   usage: { storedBytes: number; quotaBytes: number | null; images: number; tags: number; namespaces: { namespace: string; quotaBytes: number; usedBytes: number }[] };
   cleanupPolicy: { format: string; dryRun: boolean; updatedAt: string; updatedBy: string | null } | null;
 }
@@ -114,6 +116,22 @@ export interface TagEventInfo {
   from: string | null;
   to: string | null;
   at: string;
+}
+/** A file of a Python package repository (GET /api/v1/pypi/files/<repo>). */
+export interface PypiFileInfo {
+  project: string;
+  name: string;
+  version: string;
+  filename: string;
+  packagetype: 'bdist_wheel' | 'sdist';
+  digest: string;
+  size: number;
+  requiresPython: string | null;
+  summary: string | null;
+  yanked: boolean;
+  yankedReason: string | null;
+  uploadedBy: string;
+  uploadedAt: string;
 }
 export interface ImageInfo {
   digest: string;
@@ -336,12 +354,18 @@ export class WharfClient {
   listRepositories = (q: { limit?: number; after?: string } = {}) => this.request<Page<RepositoryInfo>>('GET', `/api/v1/repositories${qs(q)}`);
   getRepository = (name: string) => this.request<RepositoryDetail>('GET', `/api/v1/repositories/${name}`);
   setRepositoryPublic = (name: string, isPublic: boolean) => this.request<RepositoryDetail>('PATCH', `/api/v1/repositories/${name}`, { public: isPublic });
-  createRepository = (name: string, settings: RepositorySettingsInput = {}) =>
-    this.request<RepositoryDetail>('POST', '/api/v1/repositories', { name, ...settings });
+  createRepository = (name: string, settings: RepositorySettingsInput = {}, format?: 'oci' | 'pypi') =>
+    this.request<RepositoryDetail>('POST', '/api/v1/repositories', { name, ...(format === undefined ? {} : { format }), ...settings });
   updateRepository = (name: string, patch: RepositorySettingsInput) => this.request<RepositoryDetail>('PATCH', `/api/v1/repositories/${name}`, patch);
   deleteRepository = (name: string) => this.request<void>('DELETE', `/api/v1/repositories/${name}`);
   tagHistory = (name: string, q: { tag?: string; before?: number; limit?: number } = {}) =>
     this.request<{ items: TagEventInfo[]; next?: number }>('GET', `/api/v1/tag-history/${name}${qs(q)}`);
+  listPypiFiles = (repository: string, project?: string) => this.request<{ items: PypiFileInfo[] }>('GET', `/api/v1/pypi/files/${repository}${qs({ project })}`);
+  /** reason undefined with yanked false: un-yank */
+  yankPypiRelease = (repository: string, project: string, version: string, yanked: boolean, reason?: string) =>
+    this.request<{ files: number }>('POST', `/api/v1/pypi/yank/${repository}`, { project, version, yanked, ...(reason === undefined ? {} : { reason }) });
+  deletePypiFiles = (repository: string, project: string, version?: string) =>
+    this.request<{ files: number }>('DELETE', `/api/v1/pypi/files/${repository}${qs({ project, version })}`);
   listImages = (name: string, q: { limit?: number; after?: string; tagged?: boolean } = {}) =>
     this.request<{ items: ImageInfo[]; more: boolean }>('GET', `/api/v1/images/${name}${qs(q)}`);
   listNamespaces = () => this.request<{ items: NamespaceInfo[] }>('GET', '/api/v1/namespaces');

@@ -335,6 +335,17 @@ export const ConfigSchema = section(
       },
       { description: 'Blob upload sessions.' },
     ),
+    pypi: section(
+      {
+        maxUploadBytes: Type.Integer({
+          default: 20 * 1024 * MiB,
+          minimum: 1024,
+          maximum: Number.MAX_SAFE_INTEGER,
+          description: 'Largest Python distribution file (wheel or sdist) a PyPI repository accepts; larger uploads are refused with 413 and nothing is stored.',
+        }),
+      },
+      { description: 'Python package repositories (format pypi).' },
+    ),
     scan: Type.Optional(
       section(
         {

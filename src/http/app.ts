@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { JobStore } from '../storage/metadata/job-store.js';
 import type { ScanService } from '../features/scan/scan-service.js';
 import type { LifecycleFeature } from '../features/lifecycle/lifecycle-feature.js';
+import type { PypiService } from '../features/pypi/pypi-service.js';
 import type { GarbageCollector } from '../registry/gc.js';
 import type { BlobStore } from '../storage/blob/blob-store.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
@@ -14,6 +15,7 @@ import { apiPlugin } from './api/api-plugin.js';
 import { sendError } from './errors.js';
 import { tokenPlugin } from './token/token-plugin.js';
 import { v2Plugin } from './v2/v2-plugin.js';
+import { pypiPlugin } from './pypi/pypi-plugin.js';
 import type { V2Options } from './v2/route-table.js';
 
 declare module 'fastify' {
@@ -41,6 +43,8 @@ export interface AppDeps extends Omit<V2Options, 'gate'> {
   lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
   /** online GC under /api/v1/gc */
   gc?: GarbageCollector;
+  /** Python package repositories under /pypi and /api/v1/pypi (absent in protocol-only tests) */
+  pypi?: PypiService;
   /** false while starting or draining; /readyz answers 503 */
   isReady?: () => boolean;
   /** the blob store, for /readyz (a registry whose bytes are unreachable is not ready) */
@@ -125,8 +129,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   if (deps.auth) {
     void app.register(tokenPlugin, { gate });
-    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, lifecycle: deps.lifecycle, gc: deps.gc, pagination: deps.pagination });
+    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, lifecycle: deps.lifecycle, gc: deps.gc, pypi: deps.pypi, pagination: deps.pagination });
   }
+  if (deps.pypi) void app.register(pypiPlugin, { gate, pypi: deps.pypi });
   void app.register(v2Plugin, {
     gate,
     registry: deps.registry,

@@ -44,7 +44,15 @@ export interface RegistryServiceOptions {
   holds?: BlobHolds;
   /** told about pulls and egress bytes (usage accounting) */
   traffic?: TrafficObserver;
+  /**
+   * The format a repository was created with (repositories.format: oci or pypi), undefined when
+   * it does not exist; absent = every repository is OCI. Pushes check it (REPOSITORY_FORMAT_MISMATCH).
+   */
+  repositoryFormat?: (repository: string) => Promise<string | undefined>;
 }
+
+/** What a push puts into a repository: OCI content (the /v2 API) or a Python package file (features/pypi). */
+export type PushFormat = 'oci' | 'pypi';
 
 export interface AppendRange {
   /** first byte of the chunk; must equal the upload's current size */
@@ -82,6 +90,7 @@ export class RegistryService {
   private readonly pushPolicy?: PushPolicy;
   private readonly holds?: BlobHolds;
   private readonly traffic?: TrafficObserver;
+  private readonly repositoryFormat?: (repository: string) => Promise<string | undefined>;
   /** appends and commits running in this process (the lease in the DB is what excludes others) */
   private activeUploads = 0;
   private readonly pushListeners: ManifestPushedListener[] = [];
@@ -100,6 +109,7 @@ export class RegistryService {
     this.pushPolicy = options.pushPolicy;
     this.holds = options.holds;
     this.traffic = options.traffic;
+    this.repositoryFormat = options.repositoryFormat;
     this.flushTimer = setInterval(() => void this.flushPulled().catch(() => undefined), options.pullFlushIntervalMs ?? 30_000);
     this.flushTimer.unref();
   }
@@ -174,6 +184,7 @@ export class RegistryService {
       throw new WharfError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${ref.digest}`);
     }
     const parsed = parseManifest(content, contentType, this.manifestMaxBytes);
+    await this.checkFormat(repository, 'oci');
     await this.pushPolicy?.checkRepository(repository);
     const tagProtection = ref.kind === 'tag' ? await this.pushPolicy?.tagProtection(repository, ref.tag) : undefined;
     const result = await this.metadata.putManifest({
@@ -267,6 +278,7 @@ export class RegistryService {
 
   /** Cross-repository mount. Returns undefined when the blob is not mountable (the caller starts an upload instead). */
   async mountBlob(repository: string, digest: Digest, fromRepository?: string): Promise<BlobRecord | undefined> {
+    await this.checkFormat(repository, 'oci');
     if (this.pushPolicy) {
       await this.pushPolicy.checkRepository(repository);
       const existing = await this.metadata.findBlob(digest);
@@ -284,7 +296,13 @@ export class RegistryService {
 
   // --- uploads ---
 
-  async startUpload(repository: string): Promise<UploadRecord> {
+  /**
+   * Starts an upload. `format` is what the bytes are for: a repository created for another format
+   * refuses it (REPOSITORY_FORMAT_MISMATCH), so an image push cannot land in a Python package
+   * repository and the reverse.
+   */
+  async startUpload(repository: string, format: PushFormat = 'oci'): Promise<UploadRecord> {
+    await this.checkFormat(repository, format);
     await this.pushPolicy?.checkRepository(repository, { quota: true });
     const id = randomUUID();
     const record = await this.metadata.createUpload(id, repository); // row first: a file without a row is an orphan
@@ -444,6 +462,20 @@ export class RegistryService {
       throw new WharfError('BLOB_UPLOAD_INVALID', `upload ${upload.id} changed while this chunk was written`);
     }
     return { ...upload, size, updatedAt: this.now() };
+  }
+
+  /** Throws REPOSITORY_FORMAT_MISMATCH when the repository exists with another format. */
+  private async checkFormat(repository: string, format: PushFormat): Promise<void> {
+    if (!this.repositoryFormat) return;
+    const actual = (await this.repositoryFormat(repository)) ?? 'oci'; // a push may create an OCI repository
+    if (actual === format) return;
+    throw new WharfError(
+      'REPOSITORY_FORMAT_MISMATCH',
+      format === 'oci'
+        ? `repository ${repository} holds Python packages (format ${actual}): push images to an oci repository; upload packages here with twine`
+        : `repository ${repository} holds ${actual === 'oci' ? 'OCI images and artifacts' : actual} (format ${actual}), not Python packages: upload to a repository created with --format pypi`,
+      { repository, format: actual, expected: format },
+    );
   }
 
   // --- listings ---

@@ -68,6 +68,7 @@ function settingsFrom(opts: SettingsFlags, cmd: Command): RepositorySettingsInpu
 function describeRepository(r: RepositoryDetail): string {
   const lines: [string, string][] = [
     ['Name', r.name],
+    ['Format', r.format === 'pypi' ? 'pypi (Python packages)' : 'oci'],
     ['Created', r.createdAt],
     ['Description', r.description || '-'],
     ['Labels', Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '-'],
@@ -112,9 +113,17 @@ export function registerRepositoryCommands(program: Command, io: CliIO): void {
     );
   });
 
-  const create = withClientFlags(withSettingsFlags(repo.command('create <name>').description('create a repository with its settings'), false));
-  create.action(async (name: string, opts: ClientFlags & SettingsFlags, cmd: Command) => {
-    const r = await clientFor(opts, io).createRepository(name, settingsFrom(opts, cmd));
+  const create = withClientFlags(
+    withSettingsFlags(repo.command('create <name>').description('create a repository with its format and settings'), false).option(
+      '--format <format>',
+      'oci (images and artifacts, the default) or pypi (Python packages for pip and twine); fixed once created',
+    ),
+  );
+  create.action(async (name: string, opts: ClientFlags & SettingsFlags & { format?: string }, cmd: Command) => {
+    if (opts.format !== undefined && opts.format !== 'oci' && opts.format !== 'pypi') {
+      throw new WharfError('REQUEST_INVALID', `--format is oci or pypi, not ${JSON.stringify(opts.format)}`);
+    }
+    const r = await clientFor(opts, io).createRepository(name, settingsFrom(opts, cmd), opts.format);
     print(io, opts, r, () => `created repository ${r.name}\n${describeRepository(r)}`);
   });
 

@@ -1,6 +1,6 @@
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ImageNode, ImageStore } from '../../storage/metadata/image-store.js';
-import type { RepositorySettings, RepositorySettingsPatch, SqlRepositorySettingsStore } from '../../storage/metadata/repository-settings-store.js';
+import type { RepositoryFormat, RepositorySettings, RepositorySettingsPatch, SqlRepositorySettingsStore } from '../../storage/metadata/repository-settings-store.js';
 import { settingsView, type RepositorySettingsView } from './repository-settings.js';
 import { namespacesOf, type NamespaceSettings, type SqlLifecycleStore, type TagEvent } from './sql-lifecycle-store.js';
 
@@ -18,6 +18,8 @@ export interface LifecycleServiceOptions {
 export interface RepositoryView extends RepositorySettingsView {
   name: string;
   createdAt: string;
+  /** oci (images, artifacts) or pypi (Python packages), fixed at creation */
+  format: RepositoryFormat;
   usage: {
     storedBytes: number;
     quotaBytes: number | null;
@@ -61,9 +63,9 @@ export class LifecycleService {
 
   // --- repositories ---
 
-  async createRepository(name: string, input: RepositoryInput): Promise<RepositoryView> {
+  async createRepository(name: string, input: RepositoryInput, format: RepositoryFormat = 'oci'): Promise<RepositoryView> {
     const settings = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined)) as RepositorySettings;
-    if (!(await this.settings.createRepository(name, settings))) throw new WharfError('CONFLICT', `repository ${name} already exists`);
+    if (!(await this.settings.createRepository(name, settings, format))) throw new WharfError('CONFLICT', `repository ${name} already exists`);
     return this.getRepository(name);
   }
 
@@ -81,6 +83,7 @@ export class LifecycleService {
     return {
       name,
       createdAt: new Date(row.createdAt).toISOString(),
+      format: row.format,
       ...view,
       usage: { storedBytes: usage?.storedBytes ?? 0, quotaBytes: view.quotaBytes, images: usage?.images ?? 0, tags: usage?.tags ?? 0, namespaces },
       cleanupPolicy:

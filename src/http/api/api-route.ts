@@ -2,6 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Access } from '../../auth/access.js';
 import type { LifecycleFeature } from '../../features/lifecycle/lifecycle-feature.js';
+import type { PypiService } from '../../features/pypi/pypi-service.js';
 import type { ScanService } from '../../features/scan/scan-service.js';
 import type { GarbageCollector } from '../../registry/gc.js';
 import type { RegistryService } from '../../registry/registry-service.js';
@@ -20,6 +21,8 @@ export interface ApiOptions {
   lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
   /** online garbage collection (registry/gc.ts) */
   gc?: GarbageCollector;
+  /** Python package repositories (features/pypi); absent in protocol-only tests */
+  pypi?: PypiService;
   pagination: { defaultPageSize: number; maxPageSize: number };
 }
 

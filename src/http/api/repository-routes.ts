@@ -106,14 +106,14 @@ export const REPOSITORY_ROUTES: readonly ApiRoute[] = [
     id: 'api.repos.create',
     method: 'POST',
     url: '/api/v1/repositories',
-    summary: 'Create a repository with its settings (description, labels, public, immutable tags and exclusions, quota, scan on push)',
+    summary: 'Create a repository with its format (oci, the default, or pypi: Python packages) and settings (description, labels, public, immutable tags and exclusions, quota, scan on push)',
     access: (_p, body) => settingsAccess(typeof body?.name === 'string' ? body.name : '', body),
-    body: strict({ name: Type.String({ minLength: 1, maxLength: 255 }), ...Settings }),
+    body: strict({ name: Type.String({ minLength: 1, maxLength: 255 }), format: Type.Optional(Type.Union([Type.Literal('oci'), Type.Literal('pypi')])), ...Settings }),
     status: 201,
     audit: 'repository.create',
     handle: async ({ body, options }) => {
       const name = parseRepoName(body.name);
-      return lifecycleOf(options).service.createRepository(name, settingsPatch(body));
+      return lifecycleOf(options).service.createRepository(name, settingsPatch(body), body.format);
     },
   },
   {

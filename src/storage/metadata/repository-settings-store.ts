@@ -24,9 +24,14 @@ export type RepositorySettings = Record<string, unknown> & {
 /** A patch: a key set to null is removed (back to its default). */
 export type RepositorySettingsPatch = { [K in keyof RepositorySettings]?: RepositorySettings[K] | null };
 
+/** What a repository holds, chosen at creation (issue 17): OCI images and artifacts, or Python packages. */
+export type RepositoryFormat = 'oci' | 'pypi';
+export const REPOSITORY_FORMATS: readonly RepositoryFormat[] = ['oci', 'pypi'];
+
 export interface RepositoryRow {
   name: string;
   createdAt: number;
+  format: RepositoryFormat;
   settings: RepositorySettings;
 }
 
@@ -63,8 +68,14 @@ export class SqlRepositorySettingsStore implements RepositorySettingsStore {
   }
 
   async findRepository(name: string): Promise<RepositoryRow | undefined> {
-    const row = await this.db.selectFrom('repositories').select(['name', 'settings', 'created_at']).where('name', '=', name).executeTakeFirst();
-    return row && { name: row.name, createdAt: Number(row.created_at), settings: parseSettings(row.settings) };
+    const row = await this.db.selectFrom('repositories').select(['name', 'settings', 'created_at', 'format']).where('name', '=', name).executeTakeFirst();
+    return row && { name: row.name, createdAt: Number(row.created_at), format: row.format as RepositoryFormat, settings: parseSettings(row.settings) };
+  }
+
+  /** The repository's format; undefined when it does not exist. */
+  async findFormat(name: string): Promise<RepositoryFormat | undefined> {
+    const row = await this.db.selectFrom('repositories').select('format').where('name', '=', name).executeTakeFirst();
+    return row?.format as RepositoryFormat | undefined;
   }
 
   async publicAmong(names: readonly string[]): Promise<Set<string>> {
@@ -97,11 +108,11 @@ export class SqlRepositorySettingsStore implements RepositorySettingsStore {
     throw Object.assign(new Error(`settings of ${name} keep changing`), { code: '40001' });
   }
 
-  /** Creates the repository with its settings; false when it already exists (nothing changed). */
-  async createRepository(name: string, settings: RepositorySettings): Promise<boolean> {
+  /** Creates the repository with its settings and format; false when it already exists (nothing changed). */
+  async createRepository(name: string, settings: RepositorySettings, format: RepositoryFormat = 'oci'): Promise<boolean> {
     const inserted = await this.db
       .insertInto('repositories')
-      .values({ name, kind: 'hosted', format: 'oci', settings: JSON.stringify(applyPatch({}, settings)), created_at: this.now() })
+      .values({ name, kind: 'hosted', format, settings: JSON.stringify(applyPatch({}, settings)), created_at: this.now() })
       .onConflict((oc) => oc.column('name').doNothing())
       .returning('id')
       .executeTakeFirst();

@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { IdentityTables } from './identity-schema.js';
+import type { PypiTables } from './pypi-schema.js';
 
 /**
  * Kysely table types for the metadata DB. Times are integer milliseconds since the epoch;
@@ -76,8 +77,8 @@ export interface UploadsTable {
   lease_until: number | null;
 }
 
-/** identity tables (users, keys, bindings, audit): identity-schema.ts */
-export interface Database extends IdentityTables {
+/** identity tables (users, keys, bindings, audit): identity-schema.ts; PyPI files: pypi-schema.ts */
+export interface Database extends IdentityTables, PypiTables {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
   repository_blobs: RepositoryBlobsTable;

@@ -211,6 +211,10 @@ export class SqlGcStore implements GcStore {
           ),
         ),
       )
+      // a Python package file (pypi_files, migration 0030) references its blob as a manifest does
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('pypi_files as pf').select('pf.id').whereRef('pf.digest', '=', 'rb.digest').whereRef('pf.repository_id', '=', 'rb.repository_id'))),
+      )
       .orderBy('rb.repository_id')
       .orderBy('rb.digest')
       .limit(limit);
@@ -242,6 +246,9 @@ export class SqlGcStore implements GcStore {
                 .execute()
             ).map((r) => r.child_digest),
           );
+          for (const r of await trx.selectFrom('pypi_files').select('digest').where('repository_id', '=', repoId).where('digest', 'in', digests).execute()) {
+            referenced.add(r.digest);
+          }
           const doomed = rows.filter((r) => Number(r.created_at) < cutoff && !referenced.has(r.digest)).map((r) => r.digest);
           if (doomed.length > 0) {
             await trx.deleteFrom('repository_blobs').where('repository_id', '=', repoId).where('digest', 'in', doomed).execute();
