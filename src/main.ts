@@ -26,6 +26,8 @@ import { PypiService } from './features/pypi/pypi-service.js';
 import { SqlPypiStore } from './features/pypi/sql-pypi-store.js';
 import { ScanService } from './features/scan/scan-service.js';
 import { SqlScanStore } from './features/scan/sql-scan-store.js';
+import { StreamingService } from './features/streaming/streaming-service.js';
+import { SqlStreamingStore } from './features/streaming/sql-streaming-store.js';
 import { SqlJobStore } from './storage/metadata/sql-job-store.js';
 import type { HttpAuthDeps } from './http/auth-gate.js';
 import { WharfMetrics } from './observability/metrics.js';
@@ -218,6 +220,20 @@ export function createJobRunner(config: Config, metadata: MetadataStore, logger:
   return { store, runner: new JobRunner({ store, logger: logger.child({ component: 'jobs' }) }) };
 }
 
+/** File access and lazy-pulling indexes (features/streaming) over the metadata DB, its index job on the runner. */
+export function createStreaming(
+  registry: RegistryService,
+  metadata: MetadataStore,
+  settings: ConstructorParameters<typeof StreamingService>[0]['settings'],
+  runner: JobRunner,
+  logger: Logger,
+): StreamingService {
+  if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'file indexes need the SQL metadata store');
+  const streaming = new StreamingService({ registry, store: new SqlStreamingStore(metadata.database), settings, logger: logger.child({ component: 'streaming' }) });
+  streaming.useJobs(runner);
+  return streaming;
+}
+
 /** Vulnerability scanning (features/scan) over the metadata DB, its jobs on the runner; undefined when scan.enabled is false. */
 export function createScan(
   config: Config,
@@ -331,6 +347,7 @@ export async function createWharf(
     repositoryFormat: (name) => repositories.findFormat(name),
     maxUploadBytes: config.pypi.maxUploadBytes,
   });
+  const streaming = createStreaming(registry, metadata, auth.settings, jobs.runner, logger);
   lifecycle.setAudit(auth.audit);
   registerLifecycleJobs(jobs.runner, lifecycle.feature.cleanup, { cleanupIntervalMs: config.lifecycle.cleanupIntervalSeconds * 1000 });
   jobs.runner.register('gc.run', async (payload, ctx) => {
@@ -356,6 +373,7 @@ export async function createWharf(
     blobs,
     jobs: jobs.store,
     scan,
+    streaming,
     lifecycle: lifecycle.feature,
     gc: lifecycle.gc,
     pypi,

@@ -16,6 +16,7 @@ import { registerPolicyCommands } from './commands/policy.js';
 import { registerPypiCommands } from './commands/pypi.js';
 import { registerRepositoryCommands } from './commands/repository.js';
 import { registerScanCommands } from './commands/scan.js';
+import { registerFilesCommands } from './commands/files.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerUsageCommand } from './commands/usage.js';
 import { EXIT, processIO, type CliIO } from './io.js';
@@ -36,6 +37,7 @@ export function buildCli(io: CliIO): Command {
   registerRepositoryCommands(program, io);
   registerPolicyCommands(program, io);
   registerScanCommands(program, io);
+  registerFilesCommands(program, io);
   registerLintCommand(program, io);
   registerPypiCommands(program, io);
   registerGcCommands(program, io);

@@ -91,6 +91,7 @@ export interface RepositoryInfo {
   immutableTagExclusions?: string[];
   quotaBytes?: number | null;
   scanOnPush?: boolean;
+  indexOnPush?: boolean;
 }
 /** The settings of POST /api/v1/repositories and PATCH (null resets a setting). */
 export interface RepositorySettingsInput {
@@ -101,6 +102,7 @@ export interface RepositorySettingsInput {
   immutableTagExclusions?: string[] | null;
   quotaBytes?: number | null;
   scanOnPush?: boolean;
+  indexOnPush?: boolean;
 }
 export interface RepositoryDetail extends Required<Omit<RepositoryInfo, 'quotaBytes'>> {
   quotaBytes: number | null;
@@ -294,6 +296,46 @@ export interface VulnDbStatus {
   imports: { id: number; source: string; importedAt: string | null; newestRecord: string | null; records: number; added: number; updated: number; rejected: number }[];
 }
 
+/** A layer's index as the file-index API reports it (features/streaming). */
+export interface FileIndexLayer {
+  digest: string;
+  mediaType: string;
+  size: number;
+  state: 'indexed' | 'failed' | 'missing';
+  ztoc?: { digest: string; size: number; algorithm?: string; entries?: number; spans?: number };
+  error?: string;
+  built?: boolean;
+}
+export interface FileIndexImage {
+  repository: string;
+  digest: string;
+  platform?: string;
+  artifact?: string;
+  layers: FileIndexLayer[];
+}
+export interface FileEntryInfo {
+  name: string;
+  type: string;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  modTime?: string;
+  linkname?: string;
+}
+export interface FileListing {
+  kind: 'dir';
+  path: string;
+  image: string;
+  entries: FileEntryInfo[];
+}
+/** An open file of an image: its bytes as a web stream, with what the headers said. */
+export interface OpenedFile {
+  body: ReadableStream<Uint8Array>;
+  size: number;
+  etag?: string;
+}
+
 export class WharfClient {
   readonly server: string;
   private readonly options: WharfClientOptions;
@@ -398,6 +440,37 @@ export class WharfClient {
   attachSbom = (repo: string, reference: string, format: 'spdx' | 'cyclonedx', platform?: string) =>
     this.request<{ digest: string; subject: string; artifactType: string }>('POST', `/api/v1/sbom/${repo}`, { reference, format, ...(platform ? { platform } : {}) });
   vulndbStatus = () => this.request<VulnDbStatus>('GET', '/api/v1/vulndb');
+  // --- file access and lazy-pulling indexes (features/streaming) ---
+  indexFiles = (repo: string, reference: string, o: { platform?: string; force?: boolean; background?: boolean } = {}) =>
+    this.request<{ images?: FileIndexImage[]; job?: number; digest?: string }>('POST', `/api/v1/file-indexes/${repo}`, { reference, ...o });
+  fileIndexStatus = (repo: string, reference: string, platform?: string) =>
+    this.request<{ images: FileIndexImage[] }>('GET', `/api/v1/file-indexes/${repo}${qs({ reference, platform })}`);
+
+  /**
+   * What is at `path` in an image (`image` is repo:tag or repo@digest): a directory listing, or an
+   * open file (its body unread: the caller streams or cancels it). No timeout once headers arrive.
+   */
+  async openPath(image: string, path: string, o: { platform?: string; range?: { start: number; end: number } } = {}): Promise<FileListing | OpenedFile> {
+    const headers: Record<string, string> = { accept: 'application/json, application/octet-stream' };
+    const auth = this.authorization();
+    if (auth) headers.authorization = auth;
+    if (o.range) headers.range = `bytes=${o.range.start}-${o.range.end}`;
+    const segments = path.split('/').filter((s) => s !== '').map(encodeURIComponent).join('/');
+    const headerTimeout = new AbortController();
+    const timer = setTimeout(() => headerTimeout.abort(), this.options.timeoutMs ?? 30_000);
+    let res: Response;
+    try {
+      res = await (this.options.fetch ?? fetch)(`${this.server}/api/v1/files/${image}/${segments}${qs({ platform: o.platform })}`, { headers, signal: headerTimeout.signal });
+    } catch (err) {
+      throw new WharfError('UNAVAILABLE', `cannot reach ${this.server}: ${(err as Error).message}`, undefined, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.ok) throw errorFrom(res.status, await res.text());
+    if ((res.headers.get('content-type') ?? '').startsWith('application/json')) return JSON.parse(await res.text()) as FileListing;
+    const size = Number(res.headers.get('content-length') ?? '0');
+    return { body: res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() }), size, etag: res.headers.get('etag') ?? undefined };
+  }
 
   /** Sends OSV data (a zip archive, or one record per line) as a stream; large archives take long, so no timeout. */
   async importVulnDb(source: string, body: ReadableStream<Uint8Array> | Uint8Array, contentType: 'application/zip' | 'application/x-ndjson'): Promise<VulnDbImport> {

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { JobStore } from '../storage/metadata/job-store.js';
 import type { ScanService } from '../features/scan/scan-service.js';
+import type { StreamingService } from '../features/streaming/streaming-service.js';
 import type { LifecycleFeature } from '../features/lifecycle/lifecycle-feature.js';
 import type { PypiService } from '../features/pypi/pypi-service.js';
 import type { GarbageCollector } from '../registry/gc.js';
@@ -39,6 +40,8 @@ export interface AppDeps extends Omit<V2Options, 'gate'> {
   jobs?: Pick<JobStore, 'list' | 'find'>;
   /** vulnerability scanning and SBOMs under /api/v1 (absent in protocol-only tests) */
   scan?: ScanService;
+  /** file access and lazy-pulling indexes under /api/v1 (absent in protocol-only tests) */
+  streaming?: StreamingService;
   /** repositories, cleanup policies, namespaces, usage under /api/v1 (absent in protocol-only tests) */
   lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
   /** online GC under /api/v1/gc */
@@ -129,7 +132,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   if (deps.auth) {
     void app.register(tokenPlugin, { gate });
-    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, lifecycle: deps.lifecycle, gc: deps.gc, pypi: deps.pypi, pagination: deps.pagination });
+    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, streaming: deps.streaming, lifecycle: deps.lifecycle, gc: deps.gc, pypi: deps.pypi, pagination: deps.pagination });
   }
   if (deps.pypi) void app.register(pypiPlugin, { gate, pypi: deps.pypi });
   void app.register(v2Plugin, {

@@ -18,6 +18,7 @@ interface SettingsFlags {
   immutableExclude?: string;
   quota?: string;
   scanOnPush?: boolean;
+  indexOnPush?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -33,7 +34,9 @@ function withSettingsFlags<T extends Command>(cmd: T, update: boolean): T {
     .option('--immutable-exclude <patterns>', "comma-separated tag patterns (* wildcards) that stay mutable, e.g. 'dev-*,latest'")
     .option('--quota <size>', `storage quota (admins), e.g. 50GiB, 500MB${update ? "; 'none' removes it" : ''}`)
     .option('--scan-on-push', 'scan every pushed image for vulnerabilities')
-    .option('--no-scan-on-push', 'do not scan on push');
+    .option('--no-scan-on-push', 'do not scan on push')
+    .option('--index-on-push', 'index every pushed image for file access and lazy pulling (wharf ls / cat / cp)')
+    .option('--no-index-on-push', 'do not index on push');
   return cmd;
 }
 
@@ -62,6 +65,7 @@ function settingsFrom(opts: SettingsFlags, cmd: Command): RepositorySettingsInpu
   }
   if (opts.quota !== undefined) s.quotaBytes = opts.quota === 'none' ? null : parseByteSize(opts.quota);
   if (given('scanOnPush')) s.scanOnPush = opts.scanOnPush === true;
+  if (given('indexOnPush')) s.indexOnPush = opts.indexOnPush === true;
   return s;
 }
 
@@ -75,6 +79,7 @@ function describeRepository(r: RepositoryDetail): string {
     ['Visibility', r.public ? 'public' : 'private'],
     ['Immutable tags', r.immutableTags ? `yes${r.immutableTagExclusions.length ? ` (except ${r.immutableTagExclusions.join(', ')})` : ''}` : 'no'],
     ['Scan on push', r.scanOnPush ? 'yes' : 'no'],
+    ['Index on push', r.indexOnPush ? 'yes' : 'no'],
     ['Images', `${r.usage.images} (${r.usage.tags} tags)`],
     ['Storage', r.usage.quotaBytes === null ? formatByteSize(r.usage.storedBytes) : `${formatByteSize(r.usage.storedBytes)} of ${formatByteSize(r.usage.quotaBytes)} quota (${percent(r.usage.storedBytes, r.usage.quotaBytes)})`],
     ...r.usage.namespaces.map(

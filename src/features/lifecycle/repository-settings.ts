@@ -22,6 +22,7 @@ export interface RepositorySettingsView {
   immutableTagExclusions: string[];
   quotaBytes: number | null;
   scanOnPush: boolean;
+  indexOnPush: boolean;
 }
 
 export function settingsView(s: RepositorySettings | undefined): RepositorySettingsView {
@@ -33,5 +34,6 @@ export function settingsView(s: RepositorySettings | undefined): RepositorySetti
     immutableTagExclusions: Array.isArray(s?.immutableTagExclusions) ? [...s.immutableTagExclusions] : [],
     quotaBytes: typeof s?.quotaBytes === 'number' ? s.quotaBytes : null,
     scanOnPush: s?.scanOnPush === true,
+    indexOnPush: s?.indexOnPush === true,
   };
 }

@@ -76,7 +76,8 @@ function register(app: FastifyInstance, route: ApiRoute, options: ApiOptions): v
           detail: auditDetail(route, b),
         });
       }
-      const status = route.status ?? 200;
+      // 200 unless the route says otherwise or the handler chose (206 for a Range, 202 for a job, 304)
+      const status = route.status ?? reply.statusCode;
       if (status === 204) await reply.code(204).send();
       else await reply.code(status).send(result);
     },

@@ -4,6 +4,7 @@ import type { Access } from '../../auth/access.js';
 import type { LifecycleFeature } from '../../features/lifecycle/lifecycle-feature.js';
 import type { PypiService } from '../../features/pypi/pypi-service.js';
 import type { ScanService } from '../../features/scan/scan-service.js';
+import type { StreamingService } from '../../features/streaming/streaming-service.js';
 import type { GarbageCollector } from '../../registry/gc.js';
 import type { RegistryService } from '../../registry/registry-service.js';
 import type { JobStore } from '../../storage/metadata/job-store.js';
@@ -17,6 +18,8 @@ export interface ApiOptions {
   jobs?: Pick<JobStore, 'list' | 'find'>;
   /** vulnerability scanning and SBOMs (features/scan); absent in protocol-only tests */
   scan?: ScanService;
+  /** file access and lazy-pulling indexes (features/streaming); absent in protocol-only tests */
+  streaming?: StreamingService;
   /** repositories, cleanup policies, namespaces, usage (features/lifecycle); absent in protocol-only tests */
   lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
   /** online garbage collection (registry/gc.ts) */
@@ -46,7 +49,7 @@ export interface ApiContext<B = any, Q = any> {
  */
 export interface ApiRoute {
   id: string;
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Fastify path: `:name` parameters, a trailing `*` for repository names */
   url: string;
   summary: string;

@@ -27,6 +27,7 @@ const Settings = {
   immutableTagExclusions: Type.Optional(nullable(Type.Array(Type.String({ pattern: EXCLUSION }), { maxItems: 50 }))),
   quotaBytes: Type.Optional(nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))),
   scanOnPush: Type.Optional(Type.Boolean()),
+  indexOnPush: Type.Optional(Type.Boolean()),
 };
 const SETTING_KEYS = Object.keys(Settings) as (keyof typeof Settings)[];
 

@@ -10,6 +10,7 @@ import { GC_ROUTES } from './gc-routes.js';
 import { REPOSITORY_ROUTES } from './repository-routes.js';
 import { USAGE_ROUTES } from './usage-routes.js';
 import { SCAN_ROUTES } from './scan-routes.js';
+import { FILE_ROUTES } from './file-routes.js';
 import { PYPI_ROUTES } from './pypi-routes.js';
 import { openApiDocument } from './openapi.js';
 
@@ -290,6 +291,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   ...JOB_ROUTES,
   ...SCAN_ROUTES,
+  ...FILE_ROUTES,
   ...PYPI_ROUTES,
   ...CLEANUP_ROUTES,
   ...USAGE_ROUTES,

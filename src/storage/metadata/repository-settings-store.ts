@@ -19,6 +19,8 @@ export type RepositorySettings = Record<string, unknown> & {
   immutableTagExclusions?: string[];
   quotaBytes?: number;
   scanOnPush?: boolean;
+  /** build file indexes (zTOCs) of pushed images (issue 12) */
+  indexOnPush?: boolean;
 };
 
 /** A patch: a key set to null is removed (back to its default). */
