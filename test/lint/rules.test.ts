@@ -18,6 +18,9 @@ describe('base-image-unpinned', () => {
       FROM registry.example.com:5000/team/base
     `, r), ['2 base-image-unpinned', '3 base-image-unpinned', '4 base-image-unpinned']);
   });
+  test('FROM --platform and a lower-case AS are read like the rest', () => {
+    assert.deepEqual(lines('FROM --platform=$BUILDPLATFORM python as Build\nFROM --platform=linux/amd64 build\n', r), ['1 base-image-unpinned']);
+  });
   test('quiet on a version tag, a digest, latest with a digest, scratch, an earlier stage, an ARG without default', () => {
     assert.deepEqual(lines(`
       ARG UNKNOWN
@@ -256,12 +259,15 @@ describe('secret-in-build', () => {
       ENV HF_TOKEN=
       ARG MONKEY=1
       ENV PIP_INDEX_URL=https://pypi.example.com/simple PWD=/app
+      ENV POSTGRES_PASSWORD_FILE=/run/secrets/db GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/google/key.json
+      ENV LEGACY_TOKEN_FILE /run/secrets/t
     `, r), []);
+    assert.deepEqual(lines('FROM python:3.11\nENV HF_TOKEN hf_legacy_syntax\n', r), ['2 secret-in-build']);
   });
   test('isSecretName', () => {
     for (const n of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'OPENAI_API_KEY', 'APIKEY', 'db-password', 'hfToken', 'PRIVATE_KEY', 'GOOGLE_APPLICATION_CREDENTIALS'])
       assert.ok(isSecretName(n), n);
-    for (const n of ['TOKENIZERS_PARALLELISM', 'GPG_KEY', 'KEYRING', 'MONKEY', 'PWD', 'PATH', 'KEY', 'PUBLIC_KEY_URL', 'CUDA_VERSION'])
+    for (const n of ['TOKENIZERS_PARALLELISM', 'GPG_KEY', 'KEYRING', 'MONKEY', 'PWD', 'PATH', 'KEY', 'PUBLIC_KEY_URL', 'CUDA_VERSION', 'DB_PASSWORD_FILE', 'SECRETS_DIR', 'TOKEN_PATH'])
       assert.ok(!isSecretName(n), n);
   });
 });

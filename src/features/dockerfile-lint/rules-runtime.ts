@@ -61,14 +61,21 @@ export const addUrl: LintRule = {
 const SECRET_WORDS = new Set(['TOKEN', 'SECRET', 'PASSWORD', 'PASSWD', 'CREDENTIAL', 'CREDENTIALS', 'APIKEY']);
 const KEY_QUALIFIERS = new Set(['API', 'ACCESS', 'SECRET', 'PRIVATE', 'AUTH', 'SIGNING', 'ENCRYPTION', 'MASTER', 'ACCOUNT', 'CLIENT']);
 
-/** true for HF_TOKEN, AWS_SECRET_ACCESS_KEY, OPENAI_API_KEY, hfToken, DB_PASSWORD; false for TOKENIZERS_PARALLELISM, GPG_KEY, PWD */
+/** true for HF_TOKEN, AWS_SECRET_ACCESS_KEY, OPENAI_API_KEY, hfToken, DB_PASSWORD; false for TOKENIZERS_PARALLELISM, GPG_KEY, PWD, DB_PASSWORD_FILE */
 export function isSecretName(name: string): boolean {
   const parts = name
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toUpperCase()
     .split(/[_\-.]+/)
     .filter((p) => p !== '');
+  // POSTGRES_PASSWORD_FILE, SECRETS_DIR: where a secret is, not the secret
+  if (['FILE', 'PATH', 'DIR'].includes(parts[parts.length - 1] ?? '')) return false;
   return parts.some((p, i) => SECRET_WORDS.has(p) || (p === 'KEY' && i > 0 && KEY_QUALIFIERS.has(parts[i - 1]!)));
+}
+
+/** A value that is a file path (GOOGLE_APPLICATION_CREDENTIALS=/run/secrets/gcp.json) names where a secret is. */
+function isPath(value: string): boolean {
+  return /^(\/|\.\/|~\/)/.test(value);
 }
 
 /** a URL with a password in it (https://user:pass@host) */
@@ -86,7 +93,7 @@ export const secretInBuild: LintRule = {
     const scan = (stage: Stage | undefined, ins: DockerInstruction) => {
       if (ins.keyword !== 'ARG' && ins.keyword !== 'ENV') return;
       for (const p of ins.properties) {
-        const byName = isSecretName(p.name);
+        const byName = isSecretName(p.name) && !(p.value !== null && isPath(p.value));
         const inUrl = p.value !== null && hasUrlCredentials(p.value);
         if (!byName && !inUrl) continue;
         const hasValue = p.value !== null && p.value !== '';
