@@ -48,6 +48,19 @@ describe('cuda-devel-final-stage', () => {
       COPY app /app
     `, r), ['2 cuda-devel-final-stage']);
   });
+  test("NVIDIA's shape: FROM ${IMAGE_NAME}:...-devel and a final FROM base-${TARGETARCH} follow back to the devel base", () => {
+    const src = `
+      ARG IMAGE_NAME
+      FROM \${IMAGE_NAME}:12.1.1-devel-ubuntu22.04 AS base
+      FROM base AS base-amd64
+      ENV NV_CUDNN_VERSION=8.9.0.131
+      FROM base AS base-arm64
+      FROM base-\${TARGETARCH}
+      USER 1000
+    `;
+    assert.deepEqual(lines(src, r), ['6 cuda-devel-final-stage']);
+    assert.match(lint(src)[0]!.message, /FROM \$\{IMAGE_NAME\}:12\.1\.1-devel-ubuntu22\.04, a devel image/);
+  });
   test('quiet when devel is only a build stage, or the base is runtime', () => {
     assert.deepEqual(lines(`
       FROM nvidia/cuda:12.4.1-devel-ubuntu22.04 AS build

@@ -50,7 +50,7 @@ export interface DockerInstruction {
 }
 
 export interface ImageRef {
-  /** as written after FROM, with global ARG defaults substituted */
+  /** as written after FROM, with global ARG defaults substituted (a variable without one stays as written) */
   text: string;
   name: string;
   tag?: string;
@@ -212,22 +212,31 @@ function newStage(from: DockerInstruction, stages: Stage[], globalArgs: DockerIn
   const base = parseImageRef(substitute(imageText, globalArgs));
   const stage: Stage = { index: stages.length, from, base, instructions: [] };
   if (name !== undefined) stage.name = name;
-  const parent = stages.find((s) => s.name !== undefined && s.name === base.text.toLowerCase());
+  let parent = stages.find((s) => s.name !== undefined && s.name === base.text.toLowerCase());
+  if (!parent && base.unresolved) {
+    // FROM base-${TARGETARCH} (NVIDIA's CUDA images): a variable set per platform picks one of
+    // several stages; they share their ancestry, so the first stage whose name fits stands for them
+    const literal = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const pattern = new RegExp(`^${imageText.split(VARIABLE).map((t) => literal(t.toLowerCase())).join('[a-z0-9_.-]*')}$`);
+    parent = stages.find((s) => s.name !== undefined && pattern.test(s.name));
+  }
   if (parent) stage.parent = parent.index;
   return stage;
 }
+
+const VARIABLE = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*/;
 
 /** `${VAR}`, `${VAR:-default}` and `$VAR` from the ARGs before the first FROM (the only ones FROM sees). */
 function substitute(text: string, globalArgs: DockerInstruction[]): { text: string; unresolved: boolean } {
   const values = new Map<string, string | null>();
   for (const a of globalArgs) for (const p of a.properties) values.set(p.name, p.value);
   let unresolved = false;
-  const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, braced: string | undefined, def: string | undefined, bare: string | undefined) => {
+  const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m: string, braced: string | undefined, def: string | undefined, bare: string | undefined) => {
     const v = values.get((braced ?? bare)!);
     if (v !== undefined && v !== null && v !== '') return v;
     if (def !== undefined) return def;
     unresolved = true;
-    return '';
+    return m; // kept as written, for messages
   });
   return { text: out, unresolved };
 }
