@@ -296,6 +296,48 @@ export interface VulnDbStatus {
   imports: { id: number; source: string; importedAt: string | null; newestRecord: string | null; records: number; added: number; updated: number; rejected: number }[];
 }
 
+/** GET/POST /api/v1/insights/<repo> (features/insights; docs/insights.md) */
+export type InsightsCategory = 'os-packages' | 'cuda' | 'ml-frameworks' | 'python-packages' | 'model-weights' | 'caches' | 'build-tools' | 'docs' | 'application' | 'other';
+export type InsightsSeverity = 'critical' | 'high' | 'medium' | 'low';
+export interface InsightsFinding {
+  id: string;
+  severity: InsightsSeverity;
+  title: string;
+  evidence: { paths: string[]; layers: number[]; bytes: number; details?: Record<string, unknown> };
+  fix: string;
+  saving: { bytes: number; compressedBytes: number; seconds: number };
+}
+export interface InsightsAnalysis {
+  partial: boolean;
+  warnings: string[];
+  totals: { compressedBytes: number; uncompressedBytes: number; files: number; finalBytes: number; categories: Record<InsightsCategory, number> };
+  layers: { index: number; digest: string; compression: string; compressedBytes: number; uncompressedBytes: number; files: number; createdBy: string | null; categories: Record<InsightsCategory, number>; partial: boolean }[];
+  pythonPackages: { name: string; bytes: number }[];
+  caches: Record<string, number>;
+  waste: { overwrittenBytes: number; deletedBytes: number; duplicateBytes: number; totalBytes: number; top: { path: string; layer: number; bytes: number; reason: string; by: number }[] };
+  efficiency: { score: number; wastedBytes: number; userWastedPercent: number };
+  coldStart: { pullBytes: number; decompressBytes: number; bandwidthBitsPerSecond: number; decompressBytesPerSecond: number; pullSeconds: number; decompressSeconds: number; seconds: number };
+  findings: InsightsFinding[];
+  os: { id: string; versionId?: string; prettyName?: string } | null;
+  ml: ScanReport['ml'];
+  packages: { type: string; name: string; version: string; layer: number }[];
+}
+export interface ImageInsights {
+  platform: string | null;
+  digest: string;
+  state: 'done' | 'failed' | 'pending';
+  analysedAt: string | null;
+  durationMs: number | null;
+  error: { message: string; layer?: number; layerDigest?: string; limit?: boolean } | null;
+  analysis: InsightsAnalysis | null;
+}
+export interface InsightsReport {
+  repository: string;
+  digest: string;
+  index: { platforms: string[] } | null;
+  images: ImageInsights[];
+}
+
 /** A layer's index as the file-index API reports it (features/streaming). */
 export interface FileIndexLayer {
   digest: string;
@@ -334,6 +376,117 @@ export interface OpenedFile {
   body: ReadableStream<Uint8Array>;
   size: number;
   etag?: string;
+}
+
+export interface SignatureEntryInfo {
+  format: 'cosign' | 'cosign-attestation' | 'sigstore-bundle' | 'notation';
+  kind: 'signature' | 'attestation';
+  manifest: string;
+  layer: string;
+  claims: { digest?: string; dockerReference?: string; predicateType?: string };
+  signer: { keyFingerprint?: string; keyId?: string; certificateSubject?: string; issuer?: string };
+  wellFormed: boolean;
+  verifiedBy: string[];
+  problems: string[];
+}
+export interface SignatureListing {
+  repository: string;
+  digest: string;
+  signatures: SignatureEntryInfo[];
+  verifiedBy: string[];
+}
+export interface AttestorInfo {
+  name: string;
+  description?: string;
+  publicKeys?: string[];
+  x509Roots?: string[];
+  trustedIdentities?: string[];
+  createdAt: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+export interface DeployPolicyInfo {
+  scope: string;
+  source: string;
+  policy: Record<string, unknown>;
+  updatedAt: string;
+  updatedBy: string;
+}
+export interface DeployDecision {
+  image: string;
+  digest?: string;
+  scope: string;
+  passed: boolean;
+  allowed: boolean;
+  dryRun: boolean;
+  rules: { rule: string; passed: boolean; message: string }[];
+}
+
+/** GET /api/v1/models (features/models; docs/models.md) */
+export interface ModelSummary {
+  repository: string;
+  digest: string;
+  tag: string | null;
+  format: string;
+  name: string | null;
+  architecture: string | null;
+  weightFormat: string | null;
+  quantization: string | null;
+  license: string | null;
+  parameters: number;
+  totalBytes: number;
+  error: string | null;
+  extractedAt: string;
+}
+export interface ModelFile {
+  path: string;
+  size: number;
+  role: string;
+  layer: number;
+  offset: number | null;
+  kind: string;
+  weights?: {
+    format: 'safetensors' | 'gguf';
+    tensors: number;
+    parameters: number;
+    parametersByDtype: Record<string, number>;
+    bytesByDtype: Record<string, number>;
+    headerBytes: number;
+    metadata: Record<string, unknown> | null;
+    tensorList: { name: string; dtype: string; shape: number[] }[];
+    gguf?: { version: number; architecture: string | null; name: string | null; fileType: number | null; fileTypeName: string | null; contextLength: number | null };
+  };
+  error?: string;
+}
+/** GET /api/v1/models/<repo>?reference= */
+export interface ModelInfo extends Omit<ModelSummary, 'error'> {
+  extractorVersion: number;
+  parametersByDtype: Record<string, number>;
+  contextLength: number | null;
+  weightBytes: number;
+  memoryToLoadBytes: number;
+  hasConfig: boolean;
+  hasGenerationConfig: boolean;
+  hasTokenizer: boolean;
+  hasReadme: boolean;
+  hasLicenseFile: boolean;
+  shards: { files: string[]; tensors: number; totalSize: number | null; missing: string[] } | null;
+  hfConfig: Record<string, unknown> | null;
+  card: { title: string | null; frontMatter: Record<string, unknown> | null; bytes: number } | null;
+  artifactConfig: Record<string, unknown> | null;
+  files: ModelFile[];
+  errors: string[];
+  reads: { ranges: number; bytes: number };
+}
+export interface ModelSearchQuery {
+  q?: string;
+  architecture?: string;
+  format?: string;
+  license?: string;
+  minParameters?: number;
+  maxParameters?: number;
+  limit?: number;
+  after?: string;
 }
 
 export class WharfClient {
@@ -431,6 +584,66 @@ export class WharfClient {
     );
   rotateSigningKey = () => this.request<{ kid: string }>('POST', '/api/v1/signing-keys/rotate');
 
+  // --- supply chain (features/signing, features/deploy-policy) ---
+  signatures = (repo: string, reference: string) => this.request<SignatureListing>('GET', `/api/v1/signatures/${repo}${qs({ reference })}`);
+  verifyImage = (repo: string, body: { reference: string; attestor?: string; publicKey?: string }) =>
+    this.request<SignatureListing & { verified: boolean }>('POST', `/api/v1/verifications/${repo}`, body);
+  listAttestors = () => this.request<{ items: AttestorInfo[] }>('GET', '/api/v1/attestors');
+  putAttestor = (name: string, doc: { description?: string; publicKeys?: string[]; x509Roots?: string[]; trustedIdentities?: string[] }) =>
+    this.request<AttestorInfo>('PUT', `/api/v1/attestors/${enc(name)}`, doc);
+  deleteAttestor = (name: string) => this.request<void>('DELETE', `/api/v1/attestors/${enc(name)}`);
+  getDeployPolicy = (scope: string) => this.request<DeployPolicyInfo>('GET', `/api/v1/deploy-policy${qs({ scope })}`);
+  listDeployPolicies = () => this.request<{ items: DeployPolicyInfo[] }>('GET', '/api/v1/deploy-policies');
+  setDeployPolicy = (scope: string, policy: string) => this.request<DeployPolicyInfo>('PUT', `/api/v1/deploy-policy${qs({ scope })}`, { policy });
+  deleteDeployPolicy = (scope: string) => this.request<void>('DELETE', `/api/v1/deploy-policy${qs({ scope })}`);
+  checkDeployPolicy = (repo: string, reference: string, policy?: string) =>
+    this.request<DeployDecision>('POST', `/api/v1/deploy-policy-checks/${repo}`, { reference, ...(policy === undefined ? {} : { policy }) });
+
+  /** GET /v2/<repo>/manifests/<ref>: the exact bytes, or undefined when there is none. */
+  async getManifestBytes(repo: string, ref: string): Promise<{ bytes: Buffer; digest: string; mediaType: string } | undefined> {
+    const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
+    const res = await this.raw('GET', `/v2/${repo}/manifests/${ref}`, undefined, { accept });
+    if (res.status === 404) return undefined;
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (!res.ok) throw errorFrom(res.status, bytes.toString('utf8'));
+    return { bytes, digest: res.headers.get('docker-content-digest') ?? '', mediaType: res.headers.get('content-type') ?? '' };
+  }
+
+  /** Pushes a small blob in one request (POST ?digest=). */
+  async pushBlobBytes(repo: string, digest: string, bytes: Uint8Array): Promise<void> {
+    const res = await this.raw('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, bytes, { 'content-type': 'application/octet-stream' });
+    const text = await res.text();
+    if (res.status !== 201) throw errorFrom(res.status, text);
+  }
+
+  async putManifestBytes(repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<void> {
+    const res = await this.raw('PUT', `/v2/${repo}/manifests/${ref}`, bytes, { 'content-type': mediaType });
+    const text = await res.text();
+    if (res.status !== 201) throw errorFrom(res.status, text);
+  }
+
+  private async raw(method: string, path: string, body: Uint8Array | undefined, headers: Record<string, string>): Promise<Response> {
+    const auth = this.authorization();
+    try {
+      return await (this.options.fetch ?? fetch)(`${this.server}${path}`, {
+        method,
+        headers: { ...headers, ...(auth ? { authorization: auth } : {}) },
+        body: body as BodyInit | undefined,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new WharfError('UNAVAILABLE', `cannot reach ${this.server}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+  }
+
+  // --- image insights (features/insights) ---
+  runInsights = (repo: string, reference: string, o: { force?: boolean; platform?: string } = {}) =>
+    this.request<InsightsReport>('POST', `/api/v1/insights/${repo}`, { reference, ...o });
+  insights = (repo: string, reference: string, platform?: string) => this.request<InsightsReport>('GET', `/api/v1/insights/${repo}${qs({ reference, platform })}`);
+  // --- model artifacts (features/models) ---
+  model = (repo: string, reference: string) => this.request<ModelInfo>('GET', `/api/v1/models/${repo}${qs({ reference })}`);
+  extractModel = (repo: string, reference: string) => this.request<ModelInfo>('POST', `/api/v1/models/${repo}`, { reference });
+  models = (q: ModelSearchQuery = {}) => this.request<{ items: ModelSummary[]; more: boolean }>('GET', `/api/v1/models${qs(q)}`);
   // --- scanning (features/scan) ---
   scan = (repo: string, reference: string, o: { force?: boolean; platform?: string } = {}) =>
     this.request<ScanReport>('POST', `/api/v1/scans/${repo}`, { reference, ...o });

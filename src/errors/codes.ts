@@ -186,24 +186,6 @@ export const ERROR_CODES = {
     description:
       'A package upload (the form twine sends) is malformed: a broken multipart body, a missing or unknown field, a file name that is not a wheel or sdist name or does not match the name and version, a wheel that is not a zip or lacks its METADATA. Nothing was stored.',
   },
-  REPOSITORY_FORMAT_MISMATCH: {
-    status: 409,
-    message: 'repository holds another format',
-    description:
-      'The repository was created for another format (oci or pypi, `wharf repo create --format`): an image push to a Python package repository, or a package upload to an image repository. Nothing was stored.',
-  },
-  PYPI_FILE_EXISTS: {
-    status: 400,
-    message: 'File already exists',
-    description:
-      'A distribution file of this name is already in the repository. Files are immutable, as on PyPI: publish a new version (or a new build tag) instead. `twine upload --skip-existing` skips it.',
-  },
-  PYPI_UPLOAD_INVALID: {
-    status: 400,
-    message: 'invalid distribution upload',
-    description:
-      'A package upload (the form twine sends) is malformed: a broken multipart body, a missing or unknown field, a file name that is not a wheel or sdist name or does not match the name and version, a wheel that is not a zip or lacks its METADATA. Nothing was stored.',
-  },
   RESOURCE_UNKNOWN: {
     status: 404,
     message: 'resource unknown',

@@ -3,7 +3,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Access } from '../../auth/access.js';
 import type { LifecycleFeature } from '../../features/lifecycle/lifecycle-feature.js';
 import type { PypiService } from '../../features/pypi/pypi-service.js';
+import type { InsightsService } from '../../features/insights/insights-service.js';
 import type { ScanService } from '../../features/scan/scan-service.js';
+import type { SigningService } from '../../features/signing/signing-service.js';
+import type { DeployPolicyService } from '../../features/deploy-policy/deploy-policy-service.js';
+import type { ModelService } from '../../features/models/model-service.js';
 import type { StreamingService } from '../../features/streaming/streaming-service.js';
 import type { GarbageCollector } from '../../registry/gc.js';
 import type { RegistryService } from '../../registry/registry-service.js';
@@ -22,10 +26,18 @@ export interface ApiOptions {
   streaming?: StreamingService;
   /** repositories, cleanup policies, namespaces, usage (features/lifecycle); absent in protocol-only tests */
   lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
+  /** image insights (features/insights); absent in protocol-only tests */
+  insights?: InsightsService;
   /** online garbage collection (registry/gc.ts) */
   gc?: GarbageCollector;
   /** Python package repositories (features/pypi); absent in protocol-only tests */
   pypi?: PypiService;
+  /** model artifacts' metadata (features/models); absent in protocol-only tests */
+  models?: ModelService;
+  /** signatures and attestors (features/signing); absent in protocol-only tests */
+  signing?: SigningService;
+  /** deploy policies (features/deploy-policy); absent in protocol-only tests */
+  deployPolicy?: DeployPolicyService;
   pagination: { defaultPageSize: number; maxPageSize: number };
 }
 

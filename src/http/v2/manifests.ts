@@ -2,6 +2,7 @@ import { parseRepoName, parseReference, type Reference } from '../../domain/name
 import { WharfError, isWharfError } from '../../errors/wharf-error.js';
 import { readBodyLimited } from '../body.js';
 import type { V2Context } from './route-table.js';
+import type { ManifestRecord } from '../../storage/metadata/metadata-store.js';
 
 /**
  * The reference of a read (GET, HEAD). One that is neither a valid tag nor a valid digest cannot
@@ -23,6 +24,7 @@ export async function getManifest(ctx: V2Context, head: boolean): Promise<void> 
   const name = parseRepoName(ctx.params[0]);
   const ref = readReference(ctx.params[1]!);
   const m = await ctx.options.registry.getManifest(name, ref);
+  if (ctx.options.deployPolicy) await enforceDeployPolicy(ctx, name, ref, m);
   ctx.reply
     .code(200)
     .header('content-type', m.mediaType)
@@ -59,4 +61,34 @@ export async function deleteManifest(ctx: V2Context): Promise<void> {
   const ref = parseReference(ctx.params[1]!);
   await ctx.options.registry.deleteManifest(name, ref);
   await ctx.reply.code(202).header('content-length', 0).send();
+}
+
+/**
+ * Deploy policy at pull (issue 15): when the repository's policy says `enforceAtPull`, an image
+ * manifest is served only when the policy passes; else 403 DENIED with the failed rules in the
+ * detail, audited. Signatures, attestations and other artifacts (a subject or an artifactType,
+ * cosign's `sha256-<hex>.sig|att` tags) are served as usual: verifiers must read them. A
+ * principal named in the policy's breakGlassPrincipals is served anyway, and that is audited.
+ * A dry-run policy serves and audits what it would have denied.
+ */
+async function enforceDeployPolicy(ctx: V2Context, repository: string, ref: Reference, m: ManifestRecord): Promise<void> {
+  if (m.subjectDigest || m.artifactType) return;
+  const tag = ref.kind === 'tag' ? ref.tag : undefined;
+  if (tag !== undefined && /^sha256-[0-9a-f]{64}(\.[a-z]+)?$/.test(tag)) return;
+  const principal = ctx.request.principal?.name ?? 'anonymous';
+  const d = await ctx.options.deployPolicy!.pullCheck(repository, m.digest, tag, principal);
+  if (!d || d.passed) return;
+  const failed = d.rules.filter((r) => !r.passed).map((r) => ({ rule: r.rule, message: r.message }));
+  const audit = (action: string, result: 'ok' | 'denied', status: number): void =>
+    ctx.options.gate.audit(ctx.request, { action, repository, digest: m.digest, result, status, detail: { scope: d.scope, failed } });
+  if (d.allowed) {
+    audit('deploy-policy.pull-dryrun', 'ok', 200);
+    return;
+  }
+  if (d.breakGlass) {
+    audit('deploy-policy.break-glass', 'ok', 200);
+    return;
+  }
+  audit('deploy-policy.pull', 'denied', 403);
+  throw new WharfError('DENIED', `deploy policy (${d.scope}) denies ${repository}@${m.digest}: ${failed.map((f) => `${f.rule}: ${f.message}`).join('; ')}`.slice(0, 1000), { scope: d.scope, failed });
 }

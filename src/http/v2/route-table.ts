@@ -4,6 +4,7 @@ import type { WharfMetrics } from '../../observability/metrics.js';
 
 import type { Access } from '../../auth/access.js';
 import type { AuthGate } from '../auth-gate.js';
+import type { DeployPolicyService } from '../../features/deploy-policy/deploy-policy-service.js';
 
 /** What a route needs from the caller (DESIGN.md invariant 7): auth/access.ts; the dispatcher enforces it. */
 export type { Access };
@@ -16,6 +17,8 @@ export interface V2Options {
   manifestBodyLimit: number;
   /** prepended to Location headers: '' for relative locations, or http.publicUrl */
   locationPrefix?: string;
+  /** deploy policies: a repository whose policy says enforceAtPull serves manifests only when it passes */
+  deployPolicy?: Pick<DeployPolicyService, 'pullCheck'>;
 }
 
 export interface V2Context {

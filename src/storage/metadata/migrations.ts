@@ -3,7 +3,6 @@ import { identityMigration } from './identity-migration.js';
 import { scanMigration } from './scan-migration.js';
 import { jobsMigration } from './jobs-migration.js';
 import { lifecycleMigration } from './lifecycle-migration.js';
-import { pypiMigration } from './pypi-migration.js';
 import { streamingMigration } from './streaming-migration.js';
 import { insightsMigration } from './insights-migration.js';
 import { pypiMigration } from './pypi-migration.js';
@@ -166,7 +165,6 @@ export class WharfMigrationProvider implements MigrationProvider {
       '0010_scan': scanMigration(this.dialect),
       '0020_lifecycle': lifecycleMigration(this.dialect),
       '0021_manifest_last_pushed': manifestLastPushed(this.dialect),
-      '0030_pypi': pypiMigration(this.dialect),
       '0050_streaming': streamingMigration(this.dialect),
       '0040_insights': insightsMigration(this.dialect),
       '0030_pypi': pypiMigration(this.dialect),

@@ -1,0 +1,156 @@
+import { createPrivateKey, createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { WharfClient } from '../../client/wharf-client.js';
+import { WharfError } from '../../errors/wharf-error.js';
+import {
+  ANNOTATION_PREDICATE_TYPE,
+  ANNOTATION_SIGNATURE,
+  cosignTag,
+  DSSE_MEDIA_TYPE,
+  IN_TOTO_PAYLOAD_TYPE,
+  inTotoStatement,
+  pae,
+  PREDICATE_TYPES,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+  simpleSigningPayload,
+} from '../../features/signing/formats.js';
+import type { CliIO } from '../io.js';
+import { clientFor, print, withClientFlags, type ClientFlags } from './client-context.js';
+import { parseImageRef } from './scan.js';
+
+/**
+ * `wharf sign IMAGE --key KEY` and `wharf attest IMAGE --predicate FILE --type T`: sign on the
+ * client (the private key never leaves it) and store the result in cosign's tag scheme, so
+ * `cosign verify --key` and `cosign verify-attestation --key` read it: a simple-signing payload
+ * layer with the base64 signature annotation under `sha256-<hex>.sig`, or a DSSE envelope around
+ * an in-toto statement under `sha256-<hex>.att`. Signatures already there are kept (a new layer
+ * is appended, as cosign does). Keys: PEM PKCS#8 / SEC1 / PKCS#1, unencrypted (cosign's own
+ * encrypted key format is not read: export it with `openssl` or use a KMS in CI).
+ */
+export function loadPrivateKey(path: string): KeyObject {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new WharfError('REQUEST_INVALID', `cannot read the key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (pem.includes('ENCRYPTED SIGSTORE PRIVATE KEY') || pem.includes('ENCRYPTED COSIGN PRIVATE KEY')) {
+    throw new WharfError('REQUEST_INVALID', "cosign's encrypted key format is not supported: give an unencrypted PEM key (PKCS#8)");
+  }
+  try {
+    const key = createPrivateKey({ key: pem, format: 'pem' });
+    const t = key.asymmetricKeyType;
+    if (t !== 'ec' && t !== 'rsa' && t !== 'ed25519') throw new Error(`unsupported key type ${t}`);
+    return key;
+  } catch (e) {
+    throw new WharfError('REQUEST_INVALID', `${path} is not a usable PEM private key: ${(e as Error).message.slice(0, 120)}`);
+  }
+}
+
+/** The signature cosign expects: SHA-256 (SHA-384 for P-384), ECDSA as ASN.1 DER; Ed25519 pure. */
+export function signBytes(key: KeyObject, data: Uint8Array): Buffer {
+  if (key.asymmetricKeyType === 'ed25519') return cryptoSign(null, data, key);
+  const hash = key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
+  return cryptoSign(hash, data, key);
+}
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+interface NewLayer {
+  bytes: Buffer;
+  mediaType: string;
+  annotations: Record<string, string>;
+}
+
+/** Appends `layer` to the manifest under `tag` (creating it), cosign-style: config lists each layer's diff_id. */
+export async function appendLayer(client: WharfClient, repository: string, tag: string, layer: NewLayer): Promise<{ manifest: string; layer: string }> {
+  const layerDigest = sha256(layer.bytes);
+  await client.pushBlobBytes(repository, layerDigest, layer.bytes);
+  const existing = await client.getManifestBytes(repository, tag);
+  let layers: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[] = [];
+  if (existing) {
+    const m = JSON.parse(existing.bytes.toString('utf8')) as { layers?: typeof layers };
+    layers = Array.isArray(m.layers) ? m.layers : [];
+  }
+  const entry = { mediaType: layer.mediaType, digest: layerDigest, size: layer.bytes.length, annotations: layer.annotations };
+  if (!layers.some((l) => l.digest === entry.digest && JSON.stringify(l.annotations ?? {}) === JSON.stringify(entry.annotations))) layers.push(entry);
+  const config = Buffer.from(
+    JSON.stringify({ architecture: '', config: {}, created: '0001-01-01T00:00:00Z', history: [{ created: '0001-01-01T00:00:00Z' }], os: '', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }),
+  );
+  const configDigest = sha256(config);
+  await client.pushBlobBytes(repository, configDigest, config);
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: configDigest }, layers }),
+  );
+  await client.putManifestBytes(repository, tag, manifest, OCI_MANIFEST);
+  return { manifest: sha256(manifest), layer: layerDigest };
+}
+
+/** host/repository as cosign writes docker-reference */
+function dockerReference(client: WharfClient, repository: string): string {
+  return `${new URL(client.server).host}/${repository}`;
+}
+
+async function resolveDigest(client: WharfClient, repository: string, reference: string): Promise<string> {
+  const m = await client.getManifestBytes(repository, reference);
+  if (!m) throw new WharfError('MANIFEST_UNKNOWN', `${repository}:${reference} is not in the registry`);
+  return m.digest || sha256(m.bytes);
+}
+
+export function registerSignCommands(program: Command, io: CliIO): void {
+  withClientFlags(
+    program
+      .command('sign <image>')
+      .description("sign an image (REPO:TAG or REPO@DIGEST) with a private key, stored in cosign's tag scheme (sha256-<hex>.sig)")
+      .requiredOption('--key <file>', 'PEM private key (ECDSA P-256/P-384, RSA, Ed25519; unencrypted)')
+      .option('-a, --annotation <key=value...>', 'optional claims signed with the payload'),
+  ).action(async (image: string, opts: ClientFlags & { key: string; annotation?: string[] }) => {
+    const key = loadPrivateKey(opts.key);
+    const client = clientFor(opts, io);
+    const { repository, reference } = parseImageRef(image);
+    const digest = await resolveDigest(client, repository, reference);
+    let optional: Record<string, string> | null = null;
+    for (const a of opts.annotation ?? []) {
+      const eq = a.indexOf('=');
+      if (eq <= 0) throw new WharfError('REQUEST_INVALID', `--annotation takes key=value, got ${a}`);
+      (optional ??= {})[a.slice(0, eq)] = a.slice(eq + 1);
+    }
+    const payload = simpleSigningPayload(dockerReference(client, repository), digest, optional);
+    const signature = signBytes(key, payload).toString('base64');
+    const tag = cosignTag(digest, 'sig');
+    const r = await appendLayer(client, repository, tag, { bytes: payload, mediaType: SIMPLE_SIGNING_MEDIA_TYPE, annotations: { [ANNOTATION_SIGNATURE]: signature } });
+    const out = { repository, digest, tag, manifest: r.manifest, payload: r.layer };
+    print(io, opts, out, () => `signed ${repository}@${digest}\nsignature: ${repository}:${tag} (${r.manifest})\n`);
+  });
+
+  withClientFlags(
+    program
+      .command('attest <image>')
+      .description('attach a signed in-toto attestation (DSSE) to an image, in cosign\'s tag scheme (sha256-<hex>.att)')
+      .requiredOption('--key <file>', 'PEM private key')
+      .requiredOption('--predicate <file>', 'the predicate (JSON)')
+      .option('--type <type>', `predicate type: ${Object.keys(PREDICATE_TYPES).join(', ')} or a URI`, 'custom'),
+  ).action(async (image: string, opts: ClientFlags & { key: string; predicate: string; type: string }) => {
+    const key = loadPrivateKey(opts.key);
+    const predicateType = PREDICATE_TYPES[opts.type] ?? (/^https?:\/\/\S+$/.test(opts.type) ? opts.type : undefined);
+    if (!predicateType) throw new WharfError('REQUEST_INVALID', `--type takes ${Object.keys(PREDICATE_TYPES).join(', ')} or a URI`);
+    let predicate: unknown;
+    try {
+      predicate = JSON.parse(readFileSync(opts.predicate, 'utf8'));
+    } catch (e) {
+      throw new WharfError('REQUEST_INVALID', `--predicate ${opts.predicate}: not a readable JSON file (${(e as Error).message.slice(0, 80)})`);
+    }
+    const client = clientFor(opts, io);
+    const { repository, reference } = parseImageRef(image);
+    const digest = await resolveDigest(client, repository, reference);
+    const statement = inTotoStatement(dockerReference(client, repository), digest, predicateType, predicate);
+    const sig = signBytes(key, pae(IN_TOTO_PAYLOAD_TYPE, statement));
+    const envelope = Buffer.from(JSON.stringify({ payloadType: IN_TOTO_PAYLOAD_TYPE, payload: statement.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] }));
+    const tag = cosignTag(digest, 'att');
+    const r = await appendLayer(client, repository, tag, { bytes: envelope, mediaType: DSSE_MEDIA_TYPE, annotations: { [ANNOTATION_SIGNATURE]: '', [ANNOTATION_PREDICATE_TYPE]: predicateType } });
+    const out = { repository, digest, tag, predicateType, manifest: r.manifest, envelope: r.layer };
+    print(io, opts, out, () => `attested ${repository}@${digest} (${predicateType})\nattestation: ${repository}:${tag} (${r.manifest})\n`);
+  });
+}
