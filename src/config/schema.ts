@@ -367,6 +367,22 @@ export const ConfigSchema = section(
         { description: 'Vulnerability scanning (features/scan): limits on reading layers. Absent keys take their defaults.' },
       ),
     ),
+    insights: section(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Image insights (features/insights): layer cake, waste, findings, cold-start estimates under /api/v1/insights.' }),
+        onPush: Type.Boolean({ default: true, description: 'Analyse every pushed image in the background (an insights.image job per manifest).' }),
+        bandwidthBitsPerSecond: Type.Number({ default: 1_000_000_000, minimum: 1_000_000, description: 'Network bandwidth of a cold node pulling an image, for the cold-start estimate (default 1 Gbit/s).' }),
+        decompressBytesPerSecond: Type.Optional(
+          Type.Number({ minimum: 1_000_000, description: 'Decompression rate for the cold-start estimate; measured on this server (gzip) when absent.' }),
+        ),
+        weightsThresholdBytes: Type.Integer({ default: 100 * 1024 * 1024, minimum: 0, description: 'Model weights baked into an image above this many bytes are a finding (default 100 MiB).' }),
+        hugeLayerBytes: Type.Integer({ default: 256 * 1024 * 1024, minimum: 1, description: 'A layer this large after a layer that changes with the code is a cache-busting finding (default 256 MiB).' }),
+        maxEntriesPerLayer: Type.Integer({ default: 1_000_000, minimum: 1, description: 'Tar entries kept per layer; past it the analysis is marked partial.' }),
+        maxUncompressedBytes: Type.Optional(Type.Integer({ minimum: 1024 * 1024, description: 'Uncompressed bytes read per image, all layers together (default 64 GiB).' })),
+        maxCompressionRatio: Type.Optional(Type.Integer({ minimum: 10, description: 'A layer expanding more than this many times (past 16 MiB) ends the analysis as a decompression bomb (default 250).' })),
+      },
+      { description: 'Image insights (features/insights; docs/insights.md).' },
+    ),
     gc: section(
       {
         enabled: Type.Boolean({ default: true, description: 'Run online garbage collection on a schedule (on demand, POST /api/v1/gc or wharf gc, works either way).' }),

@@ -12,6 +12,8 @@ export class WharfMetrics {
   readonly bytesOut: Counter;
   readonly blobRedirects: Counter;
   readonly uploadsInProgress: Gauge;
+  readonly insightsAnalyses: Counter<'result'>;
+  readonly insightsDuration: Histogram;
 
   constructor(options: { uploadsInProgress?: () => number; defaultMetrics?: boolean } = {}) {
     this.requests = new Histogram({
@@ -44,6 +46,18 @@ export class WharfMetrics {
       collect() {
         if (read) this.set(read());
       },
+    });
+    this.insightsAnalyses = new Counter({
+      name: 'wharf_insights_analyses_total',
+      help: 'Image analyses (features/insights) run, by result: done or failed',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.insightsDuration = new Histogram({
+      name: 'wharf_insights_analysis_duration_seconds',
+      help: 'How long image analyses took (reading layers included)',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [this.registry],
     });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'wharf_' });
   }

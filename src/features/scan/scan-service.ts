@@ -21,7 +21,8 @@ import type { Reference } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ManifestPushed, RegistryService } from '../../registry/registry-service.js';
 import { buildInventory, wantPath } from '../../content/inventory/collector.js';
-import { DEFAULT_WALK_LIMITS, LayerError, walkLayers, type WalkLimits } from '../../content/layers/layer-walker.js';
+import { DEFAULT_WALK_LIMITS, FileViewConsumer, LayerError, walkLayers, type FileView, type WalkLimits } from '../../content/layers/layer-walker.js';
+import type { ContentPasses } from '../../content/content-pass.js';
 import { findingsFor, matchKey, packageKey, type Finding } from './matching.js';
 import { CYCLONEDX_MEDIA_TYPE, buildCycloneDx } from './sbom/cyclonedx.js';
 import { SPDX_MEDIA_TYPE, buildSpdx } from './sbom/spdx.js';
@@ -56,6 +57,8 @@ export interface ScanServiceOptions {
   /** host[:port] of the registry, for image purls in SBOMs */
   registryHost?: string;
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** shared passes over layers: a scan feeds (and joins) other features' reading of the same image */
+  passes?: ContentPasses;
 }
 
 export type SeverityCounts = Record<SeverityLevel, number>;
@@ -114,6 +117,7 @@ export class ScanService {
   private jobs?: ScanJobs;
   /** scans running in this process, by digest: a second request waits for the first */
   private readonly running = new Map<string, Promise<StoredInventory>>();
+  private readonly passes?: ContentPasses;
 
   constructor(options: ScanServiceOptions) {
     this.registry = options.registry;
@@ -123,6 +127,25 @@ export class ScanService {
     this.now = options.now ?? Date.now;
     this.registryHost = options.registryHost;
     this.logger = options.logger;
+    this.passes = options.passes;
+    // joins another feature's pass over an image that has no inventory of this scanner yet
+    this.passes?.register({
+      name: 'scan',
+      join: async (image) => {
+        const inv = await this.store.findInventory(image.digest);
+        if ((inv && inv.scannerVersion >= SCANNER_VERSION) || this.running.has(image.digest)) return undefined;
+        const consumer = new FileViewConsumer(wantPath, this.limits);
+        return {
+          consumer,
+          done: async (summaries) => {
+            const m = await this.registry.getManifest(image.repository, { kind: 'digest', digest: image.digest as Digest });
+            const layers = parseManifest(m.content, m.mediaType).references.filter((r) => r.kind === 'layer').map((r) => r.descriptor);
+            await this.storeInventory(image.repository, image.digest as Digest, layers, consumer.view(summaries));
+          },
+          failed: async () => undefined, // a scan of its own reports the error when asked
+        };
+      },
+    });
   }
 
   /** Registers the job handlers and listens for pushes (repositories with scanOnPush get a scan job). */
@@ -204,24 +227,32 @@ export class ScanService {
     const sources = layers
       .filter((l) => !(l.urls?.length && /foreign|nondistributable/.test(l.mediaType)))
       .map((l) => ({ digest: l.digest, open: () => this.registry.openBlob(repository, l.digest) }));
-    const skipped = layers.length - sources.length;
-    let view;
+    let view: FileView;
     try {
-      view = await walkLayers(sources, wantPath, this.limits);
+      if (this.passes) {
+        const consumer = new FileViewConsumer(wantPath, this.limits);
+        const { summaries } = await this.passes.run({ repository, digest, layers: sources }, 'scan', consumer, this.limits);
+        view = consumer.view(summaries);
+      } else view = await walkLayers(sources, wantPath, this.limits);
     } catch (e) {
       if (e instanceof LayerError) throw new WharfError('SCAN_FAILED', e.message, { layer: e.layer, digest: e.digest, limit: e.limit });
       throw e;
     }
+    return this.storeInventory(repository, digest, layers, view);
+  }
+
+  private async storeInventory(repository: string, digest: Digest, layers: Descriptor[], view: FileView): Promise<StoredInventory> {
+    const sources = layers.filter((l) => !(l.urls?.length && /foreign|nondistributable/.test(l.mediaType)));
+    const skipped = layers.length - sources.length;
     const inventory = buildInventory(view);
     if (skipped > 0) inventory.warnings.push(`${skipped} foreign (non-distributable) layers were not read`);
     const stored: StoredInventory = {
       digest,
       scannerVersion: SCANNER_VERSION,
       inventory,
-      layers: sources.map((s, i) => {
-        const d = layers.find((l) => l.digest === s.digest)!;
+      layers: sources.map((d, i) => {
         const sum = view.layers[i];
-        return { digest: s.digest, mediaType: d.mediaType, size: d.size, ...(sum ? { compression: sum.compression, uncompressedBytes: sum.uncompressedBytes } : {}) };
+        return { digest: d.digest, mediaType: d.mediaType, size: d.size, ...(sum ? { compression: sum.compression, uncompressedBytes: sum.uncompressedBytes } : {}) };
       }),
       scannedAt: this.now(),
       matchedAt: null,

@@ -10,11 +10,9 @@ import { GC_ROUTES } from './gc-routes.js';
 import { REPOSITORY_ROUTES } from './repository-routes.js';
 import { USAGE_ROUTES } from './usage-routes.js';
 import { SCAN_ROUTES } from './scan-routes.js';
-import { MODEL_ROUTES } from './model-routes.js';
-import { FILE_ROUTES } from './file-routes.js';
 import { INSIGHTS_ROUTES } from './insights-routes.js';
+import { FILE_ROUTES } from './file-routes.js';
 import { PYPI_ROUTES } from './pypi-routes.js';
-import { SUPPLY_CHAIN_ROUTES } from './supply-chain-routes.js';
 import { openApiDocument } from './openapi.js';
 
 /**
@@ -294,12 +292,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   ...JOB_ROUTES,
   ...SCAN_ROUTES,
-  ...MODEL_ROUTES,
-  ...FILE_ROUTES,
   ...INSIGHTS_ROUTES,
+  ...FILE_ROUTES,
   ...PYPI_ROUTES,
   ...CLEANUP_ROUTES,
   ...USAGE_ROUTES,
   ...GC_ROUTES,
-  ...SUPPLY_CHAIN_ROUTES,
 ];
