@@ -25,9 +25,14 @@ import { SqlImageStore } from './storage/metadata/sql-image-store.js';
 import { PypiService } from './features/pypi/pypi-service.js';
 import { SqlPypiStore } from './features/pypi/sql-pypi-store.js';
 import { ScanService } from './features/scan/scan-service.js';
+import { SigningService } from './features/signing/signing-service.js';
+import { SqlAttestorStore } from './features/signing/attestors.js';
+import { DeployPolicyService } from './features/deploy-policy/deploy-policy-service.js';
 import { ContentPasses } from './content/content-pass.js';
 import { InsightsService } from './features/insights/insights-service.js';
 import { SqlInsightsStore } from './features/insights/sql-insights-store.js';
+import { ModelService } from './features/models/model-service.js';
+import { SqlModelStore } from './features/models/sql-model-store.js';
 import { DEFAULT_ACCOUNTING_LIMITS } from './features/insights/layer-record.js';
 import { SqlScanStore } from './features/scan/sql-scan-store.js';
 import { StreamingService } from './features/streaming/streaming-service.js';
@@ -45,6 +50,8 @@ import { SqlMetadataStore } from './storage/metadata/sql-metadata-store.js';
 import { SqlRepositorySettingsStore } from './storage/metadata/repository-settings-store.js';
 import { openPostgresMetadataStore, openSqliteMetadataStore } from './storage/metadata/open-metadata-store.js';
 import { WharfError } from './errors/wharf-error.js';
+import { parseDigest } from './domain/digest.js';
+import { parseReference } from './domain/names.js';
 
 export interface Wharf {
   app: FastifyInstance;
@@ -275,6 +282,38 @@ export function createScan(
 }
 
 /**
+ * Supply chain (issue 15): signatures verified against attestors (features/signing) and deploy
+ * policies (features/deploy-policy) judged over facts from signing and the scanner, wired here so
+ * neither feature imports the other. The registry's own host names (http.publicUrl, the listen
+ * address) tell its images from other registries' at admission.
+ */
+export function createSupplyChain(config: Config, registry: RegistryService, metadata: MetadataStore, scan: ScanService | undefined): { signing: SigningService; deployPolicy: DeployPolicyService } {
+  if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'the supply-chain tables need the SQL metadata store');
+  const signing = new SigningService({ registry, attestors: new SqlAttestorStore(metadata.database) });
+  const hosts = [config.listen];
+  if (config.http.publicUrl) hosts.push(new URL(config.http.publicUrl).host);
+  const deployPolicy = new DeployPolicyService({
+    database: metadata.database,
+    registryHosts: hosts,
+    facts: {
+      resolve: async (repository, tag) => (await registry.getManifest(repository, parseReference(tag))).digest,
+      signatures: (repository, digest) => signing.verifiedFacts(repository, parseDigest(digest)),
+      scan: async (repository, digest) => {
+        if (!scan) return undefined;
+        try {
+          const r = await scan.report(repository, { kind: 'digest', digest: parseDigest(digest) });
+          return { scannedAt: Date.parse(r.scannedAt), findings: r.findings.map((f) => ({ severity: f.severity, fixable: f.fixed !== undefined && f.fixed !== '' })) };
+        } catch (err) {
+          if (err instanceof WharfError && err.code === 'RESOURCE_UNKNOWN') return undefined;
+          throw err;
+        }
+      },
+    },
+  });
+  return { signing, deployPolicy };
+}
+
+/**
  * Image insights (features/insights) over the metadata DB, its jobs on the runner; undefined when
  * insights.enabled is false. It shares `passes` with the scan: whichever reads an image first
  * feeds the other when it is due too (one decompression per layer).
@@ -388,6 +427,8 @@ export async function createWharf(
   const passes = new ContentPasses(logger.child({ component: 'content' }));
   const scan = createScan(config, registry, metadata, auth.settings, jobs.runner, logger, passes);
   const insights = createInsights(config, registry, metadata, jobs.runner, passes, metrics, logger);
+  const models = new ModelService({ registry, store: new SqlModelStore(metadata.database), logger: logger.child({ component: 'models' }) });
+  models.useJobs(jobs.runner);
   const pypi = new PypiService({
     registry,
     store: new SqlPypiStore(metadata.database),
@@ -402,6 +443,7 @@ export async function createWharf(
     await lifecycle.gc.run({ dryRun, trigger: 'schedule', signal: ctx.signal });
   });
   if (config.gc.enabled) jobs.runner.every('gc', config.gc.intervalSeconds * 1000, 'gc.run');
+  const supplyChain = createSupplyChain(config, registry, metadata, scan);
   let ready = false;
   const tls = config.http.tls;
   const app = buildApp({
@@ -420,11 +462,13 @@ export async function createWharf(
     blobs,
     jobs: jobs.store,
     scan,
-    insights,
     streaming,
+    insights,
+    models,
     lifecycle: lifecycle.feature,
     gc: lifecycle.gc,
     pypi,
+    ...supplyChain,
   });
 
   const maxAgeMs = config.uploads.maxAgeSeconds * 1000;

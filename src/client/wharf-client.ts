@@ -296,46 +296,6 @@ export interface VulnDbStatus {
   imports: { id: number; source: string; importedAt: string | null; newestRecord: string | null; records: number; added: number; updated: number; rejected: number }[];
 }
 
-/** A layer's index as the file-index API reports it (features/streaming). */
-export interface FileIndexLayer {
-  digest: string;
-  mediaType: string;
-  size: number;
-  state: 'indexed' | 'failed' | 'missing';
-  ztoc?: { digest: string; size: number; algorithm?: string; entries?: number; spans?: number };
-  error?: string;
-  built?: boolean;
-}
-export interface FileIndexImage {
-  repository: string;
-  digest: string;
-  platform?: string;
-  artifact?: string;
-  layers: FileIndexLayer[];
-}
-export interface FileEntryInfo {
-  name: string;
-  type: string;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  modTime?: string;
-  linkname?: string;
-}
-export interface FileListing {
-  kind: 'dir';
-  path: string;
-  image: string;
-  entries: FileEntryInfo[];
-}
-/** An open file of an image: its bytes as a web stream, with what the headers said. */
-export interface OpenedFile {
-  body: ReadableStream<Uint8Array>;
-  size: number;
-  etag?: string;
-}
-
 /** GET/POST /api/v1/insights/<repo> (features/insights; docs/insights.md) */
 export type InsightsCategory = 'os-packages' | 'cuda' | 'ml-frameworks' | 'python-packages' | 'model-weights' | 'caches' | 'build-tools' | 'docs' | 'application' | 'other';
 export type InsightsSeverity = 'critical' | 'high' | 'medium' | 'low';
@@ -623,6 +583,58 @@ export class WharfClient {
       `/api/v1/gc/runs${qs({ limit })}`,
     );
   rotateSigningKey = () => this.request<{ kid: string }>('POST', '/api/v1/signing-keys/rotate');
+
+  // --- supply chain (features/signing, features/deploy-policy) ---
+  signatures = (repo: string, reference: string) => this.request<SignatureListing>('GET', `/api/v1/signatures/${repo}${qs({ reference })}`);
+  verifyImage = (repo: string, body: { reference: string; attestor?: string; publicKey?: string }) =>
+    this.request<SignatureListing & { verified: boolean }>('POST', `/api/v1/verifications/${repo}`, body);
+  listAttestors = () => this.request<{ items: AttestorInfo[] }>('GET', '/api/v1/attestors');
+  putAttestor = (name: string, doc: { description?: string; publicKeys?: string[]; x509Roots?: string[]; trustedIdentities?: string[] }) =>
+    this.request<AttestorInfo>('PUT', `/api/v1/attestors/${enc(name)}`, doc);
+  deleteAttestor = (name: string) => this.request<void>('DELETE', `/api/v1/attestors/${enc(name)}`);
+  getDeployPolicy = (scope: string) => this.request<DeployPolicyInfo>('GET', `/api/v1/deploy-policy${qs({ scope })}`);
+  listDeployPolicies = () => this.request<{ items: DeployPolicyInfo[] }>('GET', '/api/v1/deploy-policies');
+  setDeployPolicy = (scope: string, policy: string) => this.request<DeployPolicyInfo>('PUT', `/api/v1/deploy-policy${qs({ scope })}`, { policy });
+  deleteDeployPolicy = (scope: string) => this.request<void>('DELETE', `/api/v1/deploy-policy${qs({ scope })}`);
+  checkDeployPolicy = (repo: string, reference: string, policy?: string) =>
+    this.request<DeployDecision>('POST', `/api/v1/deploy-policy-checks/${repo}`, { reference, ...(policy === undefined ? {} : { policy }) });
+
+  /** GET /v2/<repo>/manifests/<ref>: the exact bytes, or undefined when there is none. */
+  async getManifestBytes(repo: string, ref: string): Promise<{ bytes: Buffer; digest: string; mediaType: string } | undefined> {
+    const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
+    const res = await this.raw('GET', `/v2/${repo}/manifests/${ref}`, undefined, { accept });
+    if (res.status === 404) return undefined;
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (!res.ok) throw errorFrom(res.status, bytes.toString('utf8'));
+    return { bytes, digest: res.headers.get('docker-content-digest') ?? '', mediaType: res.headers.get('content-type') ?? '' };
+  }
+
+  /** Pushes a small blob in one request (POST ?digest=). */
+  async pushBlobBytes(repo: string, digest: string, bytes: Uint8Array): Promise<void> {
+    const res = await this.raw('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, bytes, { 'content-type': 'application/octet-stream' });
+    const text = await res.text();
+    if (res.status !== 201) throw errorFrom(res.status, text);
+  }
+
+  async putManifestBytes(repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<void> {
+    const res = await this.raw('PUT', `/v2/${repo}/manifests/${ref}`, bytes, { 'content-type': mediaType });
+    const text = await res.text();
+    if (res.status !== 201) throw errorFrom(res.status, text);
+  }
+
+  private async raw(method: string, path: string, body: Uint8Array | undefined, headers: Record<string, string>): Promise<Response> {
+    const auth = this.authorization();
+    try {
+      return await (this.options.fetch ?? fetch)(`${this.server}${path}`, {
+        method,
+        headers: { ...headers, ...(auth ? { authorization: auth } : {}) },
+        body: body as BodyInit | undefined,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new WharfError('UNAVAILABLE', `cannot reach ${this.server}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+  }
 
   // --- image insights (features/insights) ---
   runInsights = (repo: string, reference: string, o: { force?: boolean; platform?: string } = {}) =>

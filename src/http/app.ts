@@ -3,8 +3,12 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { JobStore } from '../storage/metadata/job-store.js';
 import type { ScanService } from '../features/scan/scan-service.js';
-import type { InsightsService } from '../features/insights/insights-service.js';
+import type { SigningService } from '../features/signing/signing-service.js';
+import type { DeployPolicyService } from '../features/deploy-policy/deploy-policy-service.js';
+import { admissionPlugin } from './admission/admission-plugin.js';
 import type { StreamingService } from '../features/streaming/streaming-service.js';
+import type { InsightsService } from '../features/insights/insights-service.js';
+import type { ModelService } from '../features/models/model-service.js';
 import type { LifecycleFeature } from '../features/lifecycle/lifecycle-feature.js';
 import type { PypiService } from '../features/pypi/pypi-service.js';
 import type { GarbageCollector } from '../registry/gc.js';
@@ -41,16 +45,22 @@ export interface AppDeps extends Omit<V2Options, 'gate'> {
   jobs?: Pick<JobStore, 'list' | 'find'>;
   /** vulnerability scanning and SBOMs under /api/v1 (absent in protocol-only tests) */
   scan?: ScanService;
-  /** image insights under /api/v1 (absent in protocol-only tests) */
-  insights?: InsightsService;
   /** file access and lazy-pulling indexes under /api/v1 (absent in protocol-only tests) */
   streaming?: StreamingService;
+  /** image insights under /api/v1 (absent in protocol-only tests) */
+  insights?: InsightsService;
+  /** model artifacts' metadata under /api/v1 (absent in protocol-only tests) */
+  models?: ModelService;
   /** repositories, cleanup policies, namespaces, usage under /api/v1 (absent in protocol-only tests) */
   lifecycle?: Pick<LifecycleFeature, 'service' | 'cleanup' | 'usage'>;
   /** online GC under /api/v1/gc */
   gc?: GarbageCollector;
   /** Python package repositories under /pypi and /api/v1/pypi (absent in protocol-only tests) */
   pypi?: PypiService;
+  /** signatures and attestors under /api/v1 (features/signing) */
+  signing?: SigningService;
+  /** deploy policies under /api/v1, at pull (/v2) and at Kubernetes admission (/admission) */
+  deployPolicy?: DeployPolicyService;
   /** false while starting or draining; /readyz answers 503 */
   isReady?: () => boolean;
   /** the blob store, for /readyz (a registry whose bytes are unreachable is not ready) */
@@ -135,7 +145,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   if (deps.auth) {
     void app.register(tokenPlugin, { gate });
-    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, insights: deps.insights, streaming: deps.streaming, lifecycle: deps.lifecycle, gc: deps.gc, pypi: deps.pypi, pagination: deps.pagination });
+    void app.register(apiPlugin, { gate, auth: deps.auth, registry: deps.registry, jobs: deps.jobs, scan: deps.scan, streaming: deps.streaming, insights: deps.insights, lifecycle: deps.lifecycle, gc: deps.gc, pypi: deps.pypi, models: deps.models, signing: deps.signing, deployPolicy: deps.deployPolicy, pagination: deps.pagination });
+    if (deps.deployPolicy) void app.register(admissionPlugin, { gate, deployPolicy: deps.deployPolicy });
   }
   if (deps.pypi) void app.register(pypiPlugin, { gate, pypi: deps.pypi });
   void app.register(v2Plugin, {
@@ -145,6 +156,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     pagination: deps.pagination,
     manifestBodyLimit: deps.manifestBodyLimit,
     locationPrefix: deps.locationPrefix ?? '',
+    ...(deps.deployPolicy ? { deployPolicy: deps.deployPolicy } : {}),
   });
   return app;
 }

@@ -5,6 +5,9 @@ import type { LifecycleFeature } from '../../features/lifecycle/lifecycle-featur
 import type { PypiService } from '../../features/pypi/pypi-service.js';
 import type { InsightsService } from '../../features/insights/insights-service.js';
 import type { ScanService } from '../../features/scan/scan-service.js';
+import type { SigningService } from '../../features/signing/signing-service.js';
+import type { DeployPolicyService } from '../../features/deploy-policy/deploy-policy-service.js';
+import type { ModelService } from '../../features/models/model-service.js';
 import type { StreamingService } from '../../features/streaming/streaming-service.js';
 import type { GarbageCollector } from '../../registry/gc.js';
 import type { RegistryService } from '../../registry/registry-service.js';
@@ -29,6 +32,12 @@ export interface ApiOptions {
   gc?: GarbageCollector;
   /** Python package repositories (features/pypi); absent in protocol-only tests */
   pypi?: PypiService;
+  /** model artifacts' metadata (features/models); absent in protocol-only tests */
+  models?: ModelService;
+  /** signatures and attestors (features/signing); absent in protocol-only tests */
+  signing?: SigningService;
+  /** deploy policies (features/deploy-policy); absent in protocol-only tests */
+  deployPolicy?: DeployPolicyService;
   pagination: { defaultPageSize: number; maxPageSize: number };
 }
 

@@ -10,9 +10,11 @@ import { GC_ROUTES } from './gc-routes.js';
 import { REPOSITORY_ROUTES } from './repository-routes.js';
 import { USAGE_ROUTES } from './usage-routes.js';
 import { SCAN_ROUTES } from './scan-routes.js';
-import { INSIGHTS_ROUTES } from './insights-routes.js';
+import { MODEL_ROUTES } from './model-routes.js';
 import { FILE_ROUTES } from './file-routes.js';
+import { INSIGHTS_ROUTES } from './insights-routes.js';
 import { PYPI_ROUTES } from './pypi-routes.js';
+import { SUPPLY_CHAIN_ROUTES } from './supply-chain-routes.js';
 import { openApiDocument } from './openapi.js';
 
 /**
@@ -292,10 +294,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   ...JOB_ROUTES,
   ...SCAN_ROUTES,
-  ...INSIGHTS_ROUTES,
+  ...MODEL_ROUTES,
   ...FILE_ROUTES,
+  ...INSIGHTS_ROUTES,
   ...PYPI_ROUTES,
   ...CLEANUP_ROUTES,
   ...USAGE_ROUTES,
   ...GC_ROUTES,
+  ...SUPPLY_CHAIN_ROUTES,
 ];
