@@ -280,5 +280,23 @@ for (const backend of backends) {
       assert.equal(JSON.parse(files.body).errors[0].code, 'INDEX_NOT_READY');
       assert.match(JSON.parse(files.body).errors[0].message, /cannot be indexed/);
     });
+
+    test('the zTOCs count in the repository usage and go with their image when GC collects it', async () => {
+      const status = JSON.parse((await api('GET', '/api/v1/file-indexes/team/model?reference=v1')).body).images[0];
+      const ztocs: { digest: string; size: number }[] = status.layers.map((l: { ztoc: { digest: string; size: number } }) => l.ztoc);
+      const repo = JSON.parse((await api('GET', '/api/v1/repositories/team/model')).body);
+      const layerBytes = layers.reduce((n, l) => n + l.blob.length, 0);
+      const ztocBytes = ztocs.reduce((n, z) => n + z.size, 0);
+      assert.ok(repo.usage.storedBytes >= layerBytes + ztocBytes, `${repo.usage.storedBytes} >= ${layerBytes} + ${ztocBytes}`);
+      for (const z of ztocs) assert.ok(await w.blobs.stat(z.digest as never));
+      // every image holding these layers goes (team/broken shares the first layer and its zTOC)
+      for (const r of ['team/model', 'team/copy', 'team/broken']) {
+        const head = await api('HEAD', `/v2/${r}/manifests/v1`);
+        const del = await api('DELETE', `/v2/${r}/manifests/${head.headers['docker-content-digest']}`);
+        assert.equal(del.statusCode, 202, del.body);
+      }
+      await w.gc.run({ trigger: 'test' });
+      for (const z of ztocs) assert.equal(await w.blobs.stat(z.digest as never), undefined, `zTOC ${z.digest} collected`);
+    });
   });
 }
