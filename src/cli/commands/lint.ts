@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { WharfError } from '../../errors/wharf-error.js';
-import { crossCheck, formatBytes, type ImageEvidence } from '../../features/dockerfile-lint/cross-check.js';
+import { crossCheck, type ImageEvidence } from '../../features/dockerfile-lint/cross-check.js';
 import { MAX_DOCKERFILE_BYTES } from '../../features/dockerfile-lint/dockerfile-model.js';
 import { failsAt, LINT_RULES, lintDockerfile, SEVERITIES, summarize, type LintFinding, type Severity } from '../../features/dockerfile-lint/lint-dockerfile.js';
 import { toSarif } from '../../features/dockerfile-lint/sarif.js';
@@ -99,7 +99,8 @@ function human(label: string, findings: LintFinding[], summary: Record<Severity,
   let out = '';
   for (const f of findings) {
     out += `${label}:${f.line} ${f.rule} ${f.severity} ${f.message}\n  fix: ${f.fix}\n`;
-    if (f.confirmed) out += `  confirmed: ${f.confirmed.evidence}${f.confirmed.bytes > 0 ? ` — ${formatBytes(f.confirmed.bytes)}` : ''}\n`;
+    // the evidence names the size already; JSON and SARIF carry the exact bytes
+    if (f.confirmed) out += `  confirmed: ${f.confirmed.evidence}\n`;
   }
   const confirmed = findings.filter((f) => f.confirmed).length;
   out += `\n${findings.length} finding${findings.length === 1 ? '' : 's'}: ${SEVERITIES.map((s) => `${summary[s]} ${s}`).join(', ')}${confirmed > 0 ? `; ${confirmed} confirmed by the image` : ''}\n`;
