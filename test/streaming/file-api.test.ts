@@ -267,6 +267,36 @@ for (const backend of backends) {
       assert.equal(JSON.parse((await api('GET', '/api/v1/files/team/model/etc/hostname')).body).errors[0].code, 'NAME_INVALID');
     });
 
+    test('concurrent index builds agree, concurrent reads each get their own bytes; malformed requests are clean errors', async () => {
+      const image = buildImage({ layers: [layerOf(await tarOf([{ name: 'x/data.bin', content: mixedContent(400_000, 42) }]), 'gzip-cli')] });
+      await push('team/race', 'v1', image);
+      const builds = await Promise.all([1, 2, 3].map(() => api('POST', '/api/v1/file-indexes/team/race', { reference: 'v1' })));
+      const ztocs = builds.map((b) => JSON.parse(b.body).images[0].layers[0].ztoc.digest);
+      assert.equal(new Set(ztocs).size, 1, 'the same zTOC whoever built it');
+      const data = mixedContent(400_000, 42);
+      const reads = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => {
+          const start = i * 23_456;
+          return api('GET', '/api/v1/files/team/race:v1/x/data.bin', undefined, { range: `bytes=${start}-${start + 20_000}` }).then((r) => ({ r, start }));
+        }),
+      );
+      for (const { r, start } of reads) assert.ok(r.rawPayload.equals(data.subarray(start, start + 20_001)), `range at ${start}`);
+      for (const [url, status, code] of [
+        ['/api/v1/files/team/race:v1/x?platform=nonsense', 400, 'BODY_INVALID'],
+        ['/api/v1/files/team/race@sha256:zz/x', 400, 'DIGEST_INVALID'],
+        ['/api/v1/files/team/race:bad%20tag/x', 400, 'TAG_INVALID'],
+        ['/api/v1/files/team/race:v2/x', 404, 'MANIFEST_UNKNOWN'],
+      ] as const) {
+        const r = await api('GET', url);
+        assert.equal(r.statusCode, status, `${url}: ${r.body}`);
+        assert.equal(JSON.parse(r.body).errors[0].code, code, url);
+      }
+      const extra = await api('POST', '/api/v1/file-indexes/team/race', { reference: 'v1', nonsense: true });
+      assert.equal(extra.statusCode, 400);
+      const range = await api('GET', '/api/v1/files/team/race:v1/x/data.bin', undefined, { range: 'bytes=zz' });
+      assert.equal(range.statusCode, 416);
+    });
+
     test('a layer that cannot be indexed is reported and remembered, and the file API names it', async () => {
       const broken = layerOf(Buffer.from(gzipSync(Buffer.from('not a tar archive at all, just text'.repeat(40)))), 'none');
       broken.descriptor.mediaType = MT.layerGzip;
