@@ -189,3 +189,21 @@ describe('layer index (zTOC)', () => {
     assert.equal(decodeGzipZinfo(back.checkpoints, blob.length).checkpoints[0]!.window.length, WINDOW_SIZE);
   });
 });
+
+test('a failed build closes the layer stream it was reading (no descriptor left open)', async () => {
+  for (const bytes of [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]), Buffer.concat([gzipSync(Buffer.from('x'.repeat(5000))), Buffer.alloc(10)])]) {
+    let destroyed = false;
+    const source = new Readable({
+      read() {
+        this.push(bytes);
+        this.push(bytes); // more than the build will want
+      },
+      destroy(err, cb) {
+        destroyed = true;
+        cb(err);
+      },
+    });
+    await assert.rejects(buildLayerIndex(source, { spanSize: SPAN }));
+    assert.ok(destroyed, 'the source was destroyed');
+  }
+});

@@ -63,14 +63,19 @@ export async function buildLayerIndex(source: AsyncIterable<Uint8Array>, options
   const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
   const limits = { ...DEFAULT_LAYER_LIMITS, ...options.limits };
   const it = source[Symbol.asyncIterator]();
-  let first = await it.next();
-  while (!first.done && first.value.length === 0) first = await it.next();
-  if (first.done) throw invalid('the layer is empty');
-  const chunks = prepend(first.value, it);
-  const kind = sniffCompression(first.value);
-  if (kind === 'zstd') throw new WharfError('LAYER_INVALID', 'zstd layers cannot be indexed yet (gzip and uncompressed tar can)');
-  const build = kind === 'gzip' ? indexGzip : indexTar;
-  return build(chunks, spanSize, limits, options.buildTool ?? BUILD_TOOL, options.signal);
+  try {
+    let first = await it.next();
+    while (!first.done && first.value.length === 0) first = await it.next();
+    if (first.done) throw invalid('the layer is empty');
+    const chunks = prepend(first.value, it);
+    const kind = sniffCompression(first.value);
+    if (kind === 'zstd') throw new WharfError('LAYER_INVALID', 'zstd layers cannot be indexed yet (gzip and uncompressed tar can)');
+    const build = kind === 'gzip' ? indexGzip : indexTar;
+    return await build(chunks, spanSize, limits, options.buildTool ?? BUILD_TOOL, options.signal);
+  } finally {
+    // an error (or an early end) must not leave the blob's stream open
+    await it.return?.();
+  }
 }
 
 async function* prepend(head: Uint8Array, rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
