@@ -71,8 +71,11 @@ export async function deleteManifest(ctx: V2Context): Promise<void> {
  * principal named in the policy's breakGlassPrincipals is served anyway, and that is audited.
  * A dry-run policy serves and audits what it would have denied.
  */
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
+
 async function enforceDeployPolicy(ctx: V2Context, repository: string, ref: Reference, m: ManifestRecord): Promise<void> {
-  if (m.subjectDigest || m.artifactType) return;
+  // an artifact: a referrer, or a manifest whose artifactType (its config media type when it has none) is not an image's
+  if (m.subjectDigest || (m.artifactType && !IMAGE_CONFIG_TYPES.has(m.artifactType))) return;
   const tag = ref.kind === 'tag' ? ref.tag : undefined;
   if (tag !== undefined && /^sha256-[0-9a-f]{64}(\.[a-z]+)?$/.test(tag)) return;
   const principal = ctx.request.principal?.name ?? 'anonymous';
