@@ -119,6 +119,30 @@ describe('pip-no-cache-dir', () => {
       RUN pip --disable-pip-version-check install d
     `, r), ['2 pip-no-cache-dir', '5 pip-no-cache-dir']);
   });
+  test("pip's own configuration counts from where it is written: pip config set, a pip.conf heredoc", () => {
+    assert.deepEqual(lines(`
+      FROM python:3.11
+      RUN pip install early
+      RUN pip config set global.no-cache-dir false
+      RUN pip install a
+    `, r), ['2 pip-no-cache-dir']);
+    assert.deepEqual(lines(`
+      FROM python:3.11
+      RUN python3 -m pip config set install.no-cache-dir true && python3 -m pip install b
+      COPY <<EOF /etc/pip.conf
+      [global]
+      no-cache-dir = true
+      EOF
+    `, r), []);
+    assert.deepEqual(lines(`
+      FROM python:3.11
+      RUN cat <<EOF > /etc/pip.conf
+      [global]
+      no-cache-dir = true
+      EOF
+      RUN pip install c
+    `, r), []);
+  });
 });
 
 describe('apt-no-install-recommends', () => {

@@ -64,10 +64,10 @@ export class LintContext {
     return this.finalChain.flatMap((stage) => stage.instructions.map((ins) => ({ stage, ins })));
   }
 
-  /** every command of every RUN in the final image, except RUNs `skip` rules out (the cache rules' view) */
-  finalRunCommands(skip: (ins: DockerInstruction) => boolean = () => false): (RunCommand & { stage: Stage; ins: DockerInstruction })[] {
+  /** every command of every RUN in the final image, in order (the cache rules' view) */
+  finalRunCommands(): (RunCommand & { stage: Stage; ins: DockerInstruction })[] {
     return this.finalInstructions()
-      .filter(({ ins }) => ins.keyword === 'RUN' && !skip(ins))
+      .filter(({ ins }) => ins.keyword === 'RUN')
       .flatMap(({ stage, ins }) => this.runCommands(ins).map((c) => ({ ...c, stage, ins })));
   }
 

@@ -52,13 +52,20 @@ export const pipNoCacheDir: LintRule = {
   title: 'pip install keeps its download cache in the image',
   why: "pip caches every wheel it downloads under ~/.cache/pip; for torch and CUDA wheels that is GBs left in the layer.",
   check(ctx) {
-    return ctx
-      .finalRunCommands((ins) => cacheMount(ins, (t) => /(^|\/)\.cache(\/pip)?\/?$/.test(t) || /pip/.test(t)))
-      .filter(({ cmd, stage, ins }) => {
-        const args = pipInstallArgs(cmd);
-        return args !== undefined && !args.includes('--no-cache-dir') && !cmd.env.has('PIP_NO_CACHE_DIR') && !ctx.envSetBefore(stage, ins.line, 'PIP_NO_CACHE_DIR');
-      })
-      .map(({ cmd, stage, ins, line }) => ctx.finding(this, stage, line, ins.endLine, `${cmd.words.slice(0, 4).join(' ').slice(0, 80)} without --no-cache-dir leaves pip's cache in the layer`, 'add --no-cache-dir, or set ENV PIP_NO_CACHE_DIR=1 in the stage, or use RUN --mount=type=cache,target=/root/.cache/pip'));
+    const pipCacheMount = (t: string) => /(^|\/)\.cache(\/pip)?\/?$/.test(t) || /pip/.test(t);
+    // pip's own configuration written earlier in the image turns the cache off too: a pip.conf
+    // from a heredoc with `no-cache-dir = ...`, or `pip config set global.no-cache-dir ...`
+    const confLine = Math.min(...ctx.finalInstructions().filter(({ ins }) => ins.heredocs.some((h) => /^\s*no-cache-dir\s*=/m.test(h.body))).map(({ ins }) => ins.endLine));
+    let configured = false;
+    const out: LintFinding[] = [];
+    for (const { cmd, stage, ins, line } of ctx.finalRunCommands()) {
+      if (isPipConfigNoCache(cmd.words)) configured = true;
+      const args = pipInstallArgs(cmd);
+      if (args === undefined || configured || line > confLine || cacheMount(ins, pipCacheMount)) continue;
+      if (args.includes('--no-cache-dir') || cmd.env.has('PIP_NO_CACHE_DIR') || ctx.envSetBefore(stage, ins.line, 'PIP_NO_CACHE_DIR')) continue;
+      out.push(ctx.finding(this, stage, line, ins.endLine, `${cmd.words.slice(0, 4).join(' ').slice(0, 80)} without --no-cache-dir leaves pip's cache in the layer`, 'add --no-cache-dir, or set ENV PIP_NO_CACHE_DIR=1 in the stage, or use RUN --mount=type=cache,target=/root/.cache/pip'));
+    }
+    return out;
   },
 };
 
@@ -116,6 +123,12 @@ export const copyContextBeforeInstall: LintRule = {
     return out;
   },
 };
+
+/** `pip config set global.no-cache-dir true` (any value: pip disables the cache for all of them) */
+function isPipConfigNoCache(words: string[]): boolean {
+  const i = words.indexOf('config');
+  return i > 0 && /(^|\/)pip[0-9.]*$|^-m(pip)?$/.test(words[i - 1] ?? '') && words[i + 1] === 'set' && /^(global|install)\.no-cache-dir$/.test(words[i + 2] ?? '');
+}
 
 /** `COPY . .`, `COPY ./ /app`, `ADD . /src` (sources are every word but the last) */
 function copiesWholeContext(words: string[]): boolean {
