@@ -41,6 +41,7 @@ export async function receiveUpload(request: FastifyRequest, service: PypiServic
   const fields = new Map<string, string>();
   let staged: StagedUpload | undefined;
   let fileWork: Promise<void> | undefined;
+  let fileStream: { destroy(error?: Error): void } | undefined;
   let failure: unknown;
   const fail = (e: unknown): void => {
     failure ??= e;
@@ -51,13 +52,17 @@ export async function receiveUpload(request: FastifyRequest, service: PypiServic
     else if (!fields.has(name)) fields.set(name, value);
   });
   bb.on('file', (name, stream, info) => {
+    // a body that ends mid-file errors the part's stream: the upload fails, the process does not
+    stream.on('error', (e: Error) => fail(invalid(`Invalid multipart body: ${e.message}`)));
     if (name !== 'content' || fileWork !== undefined) {
       stream.resume();
       fail(invalid(fileWork !== undefined ? 'Upload one file per request' : `Unexpected file field ${JSON.stringify(name.slice(0, 40))} (the file goes in content)`));
       return;
     }
+    fileStream = stream;
     fileWork = (async () => {
       staged = await service.begin(repository, info.filename ?? '', fields.get('sha256_digest'));
+      if (failure !== undefined || stream.destroyed) throw failure ?? invalid('Invalid multipart body: the file part ended early');
       await service.receive(staged, stream);
     })();
     fileWork.catch((e: unknown) => {
@@ -84,6 +89,9 @@ export async function receiveUpload(request: FastifyRequest, service: PypiServic
     return await service.complete(staged, fields, request.principal.name);
   } catch (e) {
     request.raw.unpipe(bb);
+    // the file's upload may still be starting (begin() awaits the DB): let it settle, then drop it
+    fileStream?.destroy(new Error('the upload was refused'));
+    await fileWork?.catch(() => undefined);
     if (staged) await service.abort(staged);
     throw e;
   }
