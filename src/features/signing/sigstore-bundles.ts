@@ -57,7 +57,7 @@ export function parseSigstoreBundle(bytes: Uint8Array): Parsed<ParsedBundle> {
       content: 'message-signature',
       ...(keyHint !== undefined ? { keyHint } : {}),
       ...(certificateSubject ? { certificateSubject } : {}),
-      names: (digest) => md !== undefined && md.algorithm === 2 /* SHA2_256 */ && `sha256:${md.digest.toString('hex')}` === digest,
+      names: (digest) => md !== undefined && md.algorithm === 1 /* HashAlgorithm.SHA2_256 (sigstore_common.proto) */ && `sha256:${md.digest.toString('hex')}` === digest,
     },
   };
 }
