@@ -132,6 +132,10 @@ function gcTable(g) {
     ['push p50 / p99 ms during', '', `${fmt(wp.during.pushP50Ms)} / ${fmt(wp.during.pushP99Ms)}`, '', '', ''],
     ['manifest GET p50 / p99 ms before', '', `${fmt(wp.baseline.getP50Ms, 2)} / ${fmt(wp.baseline.getP99Ms, 2)}`, '', '', ''],
     ['manifest GET p50 / p99 ms during', '', `${fmt(wp.during.getP50Ms, 2)} / ${fmt(wp.during.getP99Ms, 2)}`, 'no service', '', ''],
+    ['event-loop delay p99 / max ms before', '', `${fmt(wp.baseline.loopP99Ms)} / ${fmt(wp.baseline.loopMaxMs)}`, '', '', ''],
+    ['event-loop delay p99 / max ms during', `${fmt(wi.loop?.loopP99Ms)} / ${fmt(wi.loop?.loopMaxMs)}`, `${fmt(wp.during.loopP99Ms)} / ${fmt(wp.during.loopMaxMs)}`, '', '', ''],
+    ['pushes/s during / before (target >= 0.8)', '', fmt(wp.during.pushesPerSec / wp.baseline.pushesPerSec, 2), '', '', ''],
+    ['push p99 during / before (target <= 2)', '', fmt(wp.during.pushP99Ms / wp.baseline.pushP99Ms, 2), '', '', ''],
     ['push errors (whole run)', '', fmt(wp.pushErrors), '', '', ''],
   ];
   return `${table(rows)}\n* Distribution stores manifests as blobs too: ${fmt(g.distributionBlobs.total)} blobs of which ${fmt(g.distributionBlobs.garbage)} garbage (${fmt(g.plan.deletedImages)} deleted manifests).\n  Distribution cannot collect online: garbage-collect runs with the registry stopped (or read-only), so it serves no pushes meanwhile.`;

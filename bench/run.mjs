@@ -198,7 +198,7 @@ async function main() {
           auth: specs[i].auth,
           label: labels[i],
           dir: join(tmpDir, labels[i].replace('#', '-')),
-          wharfEntry: join(ROOT, 'dist/cli/main.js'),
+          wharfEntry: join(process.env.BENCH_WHARF_DIST ?? join(ROOT, 'dist'), 'cli/main.js'),
           cwd: ROOT,
         });
         t.user = BENCH_USER;

@@ -232,6 +232,21 @@ function startProbe(t, images) {
   };
 }
 
+/**
+ * The server's event-loop delay since the previous call (p50, p99, max in ms), from its /metrics:
+ * prom-client's monitorEventLoopDelay histogram (10 ms resolution), reset at every scrape.
+ */
+async function loopDelay(t) {
+  const res = await request(t.agent, `${t.base}/metrics`);
+  expectStatus(res, 200, 'GET /metrics');
+  const text = res.body.toString('utf8');
+  const get = (name) => {
+    const m = new RegExp(`^wharf_nodejs_eventloop_lag_${name}_seconds ([0-9.e+-]+)$`, 'm').exec(text);
+    return m ? round(Number(m[1]) * 1000, 1) : undefined;
+  };
+  return { loopP50Ms: get('p50'), loopP99Ms: get('p99'), loopMaxMs: get('max') };
+}
+
 /** Pushes/s, push p50/p99 and GET p50/p99 within [from, to). */
 function windowStats(pusher, probe, from, to) {
   const inW = (x) => x.end >= from && x.end < to;
@@ -268,11 +283,13 @@ export async function wharfGc(dir, seed, opts, { withPushes }) {
       pusher = startPusher(t, opts.pushers);
       probe = startProbe(t, seed.liveImages);
       await sleep(2000); // warm-up, not counted
+      await loopDelay(t); // resets the server's event-loop histogram
       const b0 = performance.now();
       const fl = foreignLoad([t]);
       await sleep(opts.baselineSec * 1000);
-      baseline = { ...windowStats(pusher, probe, b0, performance.now()), foreignCores: round(fl(), 2) };
+      baseline = { ...windowStats(pusher, probe, b0, performance.now()), foreignCores: round(fl(), 2), ...(await loopDelay(t)) };
     }
+    if (!withPushes) await loopDelay(t); // resets the histogram: the idle figure covers the GC alone
     const cpu0 = cpuOf(t);
     const foreign = foreignLoad([t]);
     const g0 = performance.now();
@@ -284,9 +301,10 @@ export async function wharfGc(dir, seed, opts, { withPushes }) {
     const g1 = performance.now();
     const load = foreign();
     const cpu = cpuOf(t) - cpu0;
+    const loop = await loopDelay(t); // over the GC (from the end of the baseline, or the start)
     expectStatus(res, 200, 'POST /api/v1/gc');
     const report = JSON.parse(res.body.toString('utf8'));
-    const during = withPushes ? windowStats(pusher, probe, g0, g1) : undefined;
+    const during = withPushes ? { ...windowStats(pusher, probe, g0, g1), ...loop } : undefined;
     if (withPushes) {
       await pusher.stop();
       await probe.stop();
@@ -309,6 +327,7 @@ export async function wharfGc(dir, seed, opts, { withPushes }) {
       report,
       serverCpuSeconds: round(cpu, 2),
       foreignCores: round(load, 2),
+      loop,
       baseline,
       during,
       pushesTotal: pusher?.pushes.length ?? 0,

@@ -25,6 +25,8 @@ import { createRequire } from 'node:module';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(join(ROOT, 'package.json'));
+/** Wharf's build (see WHARF_DIST in lifecycle-util.mjs) */
+const WHARF_DIST = process.env.BENCH_WHARF_DIST ?? join(ROOT, 'dist');
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -82,7 +84,7 @@ export async function pool(n, concurrency, fn) {
  * `defaultNow()`. Returns { pushBlob, putManifest, deleteManifest, touchPulled, at, close }.
  */
 export async function openWharfSeeder(dataDir, { defaultNow = () => Date.now() } = {}) {
-  const dist = (p) => import(join(ROOT, 'dist', p));
+  const dist = (p) => import(join(WHARF_DIST, p));
   const [{ SqlMetadataStore }, { withStatementCache }, { FsBlobStore }, { RegistryService }] = await Promise.all([
     dist('storage/metadata/sql-metadata-store.js'),
     dist('storage/metadata/sqlite-statement-cache.js'),

@@ -7,7 +7,9 @@ import { CheckError, expectStatus, request } from './http.mjs';
 import { OCI_MANIFEST } from './lifecycle-seed.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const WHARF_ENTRY = join(ROOT, 'dist', 'cli', 'main.js');
+/** Wharf's build: dist/, or BENCH_WHARF_DIST (a build of a fixed tree, so a rebuild of dist/ by someone else mid-run changes nothing) */
+export const WHARF_DIST = process.env.BENCH_WHARF_DIST ?? join(ROOT, 'dist');
+export const WHARF_ENTRY = join(WHARF_DIST, 'cli', 'main.js');
 
 export const log = (s) => process.stderr.write(`${s}\n`);
 
