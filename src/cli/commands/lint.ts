@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { InsightsReport } from '../../client/wharf-client.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import { crossCheck, type ImageEvidence } from '../../features/dockerfile-lint/cross-check.js';
 import { MAX_DOCKERFILE_BYTES } from '../../features/dockerfile-lint/dockerfile-model.js';
@@ -25,10 +26,6 @@ interface LintOptions {
   server?: string;
 }
 
-/** The part of POST /api/v1/insights/<repo> (client/wharf-client.ts InsightsReport) the cross-check reads. */
-interface InsightsAnswer {
-  images: { platform: string | null; digest: string; state: string; error: { message: string } | null; analysis: ImageEvidence | null }[];
-}
 
 const VERSION = '0.1.0';
 
@@ -62,12 +59,12 @@ export function registerLintCommand(program: Command, io: CliIO): void {
     });
 }
 
-/** The image's insights analysis: analysed now if it was not (stored analyses are reused by the server). */
+/** The image's insights analysis (its InsightsAnalysis is an ImageEvidence): analysed now if it was not; the server reuses stored analyses. */
 async function imageEvidence(image: string, opts: LintOptions, io: CliIO): Promise<ImageEvidence> {
   const { repository, reference } = parseImageRef(image);
-  let answer: InsightsAnswer;
+  let answer: InsightsReport;
   try {
-    answer = await clientFor(opts, io).request<InsightsAnswer>('POST', `/api/v1/insights/${repository}`, { reference, ...(opts.platform ? { platform: opts.platform } : {}) });
+    answer = await clientFor(opts, io).runInsights(repository, reference, opts.platform ? { platform: opts.platform } : {});
   } catch (err) {
     throw new Error(`cannot cross-check with ${image}: ${(err as Error).message}`, { cause: err });
   }
