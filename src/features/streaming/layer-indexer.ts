@@ -11,8 +11,8 @@ import { ZTOC_VERSION, type Ztoc } from './ztoc.js';
  *
  * gzip: the zran technique (zlib's examples/zran.c, as soci-snapshotter's gzip_zinfo.c does it):
  * inflate with Z_BLOCK stops at every deflate block boundary; at the first boundary (just after
- * the gzip header) and then at the first boundary more than `spanSize` uncompressed bytes after the
- * previous checkpoint, a checkpoint records the compressed offset, the bits of the previous byte
+ * the gzip header) and then at the first byte-aligned boundary more than `spanSize` uncompressed
+ * bytes after the previous checkpoint (any boundary past two spans), a checkpoint records the compressed offset, the bits of the previous byte
  * still unread, the uncompressed offset and the 32 KiB of output before it, which is all a raw
  * inflater needs to start there. No checkpoint after the last block. Each span's digest is the
  * sha256 of its compressed bytes, from the point's first byte (in - 1 when it has bits) to the
@@ -43,6 +43,8 @@ export interface BuildOptions {
   limits?: Partial<LayerIndexLimits>;
   buildTool?: string;
   signal?: AbortSignal;
+  /** wait (up to another span) for byte-aligned block boundaries (default true; false: zran's plain rule) */
+  byteAligned?: boolean;
 }
 
 export type LayerCompression = 'gzip' | 'zstd' | 'uncompressed';
@@ -71,7 +73,7 @@ export async function buildLayerIndex(source: AsyncIterable<Uint8Array>, options
     const kind = sniffCompression(first.value);
     if (kind === 'zstd') throw new WharfError('LAYER_INVALID', 'zstd layers cannot be indexed yet (gzip and uncompressed tar can)');
     const build = kind === 'gzip' ? indexGzip : indexTar;
-    return await build(chunks, spanSize, limits, options.buildTool ?? BUILD_TOOL, options.signal);
+    return await build(chunks, spanSize, limits, options.buildTool ?? BUILD_TOOL, options.signal, options.byteAligned ?? true);
   } finally {
     // an error (or an early end) must not leave the blob's stream open
     await it.return?.();
@@ -97,7 +99,7 @@ class Budget {
   }
 }
 
-async function indexGzip(chunks: AsyncIterable<Uint8Array>, spanSize: number, limits: LayerIndexLimits, tool: string, signal?: AbortSignal): Promise<Ztoc> {
+async function indexGzip(chunks: AsyncIterable<Uint8Array>, spanSize: number, limits: LayerIndexLimits, tool: string, signal: AbortSignal | undefined, byteAligned: boolean): Promise<Ztoc> {
   const tar = new TarIndexer(limits);
   const budget = new Budget(limits);
   const z = createGzipInflate();
@@ -153,7 +155,10 @@ async function indexGzip(chunks: AsyncIterable<Uint8Array>, spanSize: number, li
         if (ret !== Z_OK && ret !== Z_BUF_ERROR) throw invalid(`the layer is not valid gzip: ${strm.msg || `inflate error ${ret}`}`);
         if (ret === Z_BUF_ERROR && strm.avail_in > 0 && strm.avail_out > 0) throw invalid('the gzip stream makes no progress');
         const dt = strm.data_type;
-        if (dt & 128 && !(dt & 64) && (totout === 0 || totout - last > spanSize)) {
+        // Wharf waits (up to another span) for a boundary that falls on a byte, so most reads can
+        // resume with Node's native zlib (layer-reader.ts); soci's rule "more than a span apart" holds
+        const due = totout - last > spanSize && (!byteAligned || (dt & 7) === 0 || totout - last > 2 * spanSize);
+        if (dt & 128 && !(dt & 64) && (totout === 0 || due)) {
           const bits = dt & 7;
           const consumed = strm.next_in;
           // finish the previous span at this point's `in`; start the next one at in - 1 when it has bits

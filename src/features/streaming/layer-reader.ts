@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
+import { constants as zc, createInflateRaw } from 'node:zlib';
 import { WharfError } from '../../errors/wharf-error.js';
 import { createRawInflateAt, Z_BUF_ERROR, Z_NO_FLUSH, Z_OK, Z_STREAM_END } from './pako-inflate.js';
 import { decodeGzipZinfo, decodeTarZinfo, type GzipCheckpoint } from './zinfo.js';
@@ -13,7 +15,7 @@ export type OpenRange = (range: { start: number; end: number }) => Promise<Reada
  * blob store only for the compressed bytes from that checkpoint to the one after the wanted end
  * (plus one byte): at most about two spans (spanSize, 4 MiB by default) more than the data.
  *
- * Resuming there is zlib's inflatePrime + inflateSetDictionary on a raw inflater (pako's port of
+ * Resuming at a byte-aligned checkpoint uses Node's zlib (nativeFrom); at one inside a byte, it is zlib's inflatePrime + inflateSetDictionary on a raw inflater (pako's port of
  * zlib; see pako-inflate.ts): the bits of the byte before the point go into the bit accumulator,
  * the point's 32 KiB window becomes the history. (Shifting the compressed bits onto a byte
  * boundary for Node's own zlib does not work: stored blocks align to the original stream's bytes.)
@@ -73,6 +75,10 @@ export class LayerIndex {
     // up to the next point's first full byte: every bit of the blocks before it
     const to = j < this.points.length ? this.points[j]!.in - 1 : this.size - 1;
     const source = await open({ start: from, end: to });
+    if (point.bits === 0) {
+      yield* nativeFrom(source, point.window, start - point.out, length);
+      return;
+    }
     const z = createRawInflateAt(0, 0, point.window);
     const strm = z.strm;
     let skip = start - point.out;
@@ -123,6 +129,54 @@ export class LayerIndex {
     }
     if (want > 0) throw new WharfError('LAYER_INVALID', `the layer ended ${want} bytes short of what its index promised (truncated or replaced?)`);
   }
+}
+
+/**
+ * From a byte-aligned checkpoint (bits 0, most of them: see layer-indexer.ts) Node's native zlib
+ * resumes directly: a raw inflater with the window as its dictionary (inflateSetDictionary). With
+ * Z_SYNC_FLUSH an input that stops inside the next block is no error. Several times faster than
+ * pako.
+ */
+async function* nativeFrom(source: Readable, window: Uint8Array, skip: number, length: number): AsyncGenerator<Buffer> {
+  const inflater = createInflateRaw({ dictionary: window, finishFlush: zc.Z_SYNC_FLUSH });
+  const stop = new AbortController();
+  const feeding = (async () => {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (!inflater.write(chunk)) await once(inflater, 'drain', { signal: stop.signal });
+    }
+    inflater.end();
+  })().catch((err: unknown) => {
+    if (!stop.signal.aborted) inflater.destroy(err as Error);
+  });
+  let want = length;
+  try {
+    for await (const out of inflater as AsyncIterable<Buffer>) {
+      let piece = out;
+      if (skip > 0) {
+        if (piece.length <= skip) {
+          skip -= piece.length;
+          continue;
+        }
+        piece = piece.subarray(skip);
+        skip = 0;
+      }
+      if (piece.length >= want) {
+        yield piece.subarray(0, want);
+        want = 0;
+        break;
+      }
+      want -= piece.length;
+      yield piece;
+    }
+  } catch (e) {
+    throw new WharfError('LAYER_INVALID', `reading the layer from its checkpoint failed: ${(e as Error).message}`);
+  } finally {
+    stop.abort();
+    source.destroy();
+    inflater.destroy();
+    await feeding;
+  }
+  if (want > 0) throw new WharfError('LAYER_INVALID', `the layer ended ${want} bytes short of what its index promised (truncated or replaced?)`);
 }
 
 async function* takeExactly(opening: Promise<Readable>, length: number): AsyncGenerator<Buffer> {
