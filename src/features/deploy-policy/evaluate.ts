@@ -3,6 +3,7 @@
  * Order: the allowlist (a match admits at once, as in Binary Authorization), then the default
  * rule's evaluation mode, then Wharf's conditions. Every rule that was looked at is reported.
  */
+import { evaluateCel } from './cel.js';
 import { namePatternMatches, SEVERITIES, type DeployPolicy, type Severity } from './policy.js';
 
 export interface ImageFacts {
@@ -96,6 +97,10 @@ export function evaluate(policy: DeployPolicy, scope: string, facts: ImageFacts,
         message: over.length === 0 ? `no ${policy.onlyFixable ? 'fixable ' : ''}finding above ${policy.maxSeverity}` : `${policy.onlyFixable ? 'fixable ' : ''}findings above ${policy.maxSeverity}: ${counts}`,
       });
     }
+  }
+  for (const c of policy.cel ?? []) {
+    const r = evaluateCel(c.expression, facts, now);
+    rules.push({ rule: `cel:${c.name}`, passed: r === true, message: r === true ? `${c.expression} is true` : `${c.expression}: ${r}` });
   }
   return decide();
 }

@@ -20,11 +20,15 @@
  *   requireAttestations: [{ attestor: ci, predicateType: https://slsa.dev/provenance/v1 }]
  *   enforceAtPull: true          # manifests are served only when the policy passes
  *   breakGlassPrincipals: [oncall]
+ *   cel:                         # CEL over the same facts (cel.ts), each must be true
+ *     - name: no-fixable-high
+ *       expression: image.fixable.high == 0
  * ```
  * Every problem is reported with a JSON pointer (RFC 6901) into the document.
  */
 import { parse as parseYaml } from 'yaml';
 import { WharfError } from '../../errors/wharf-error.js';
+import { celProblem } from './cel.js';
 
 export type EvaluationMode = 'ALWAYS_ALLOW' | 'ALWAYS_DENY' | 'REQUIRE_ATTESTATION';
 export type EnforcementMode = 'ENFORCED_BLOCK_AND_AUDIT_LOG' | 'DRYRUN_AUDIT_LOG_ONLY';
@@ -43,6 +47,8 @@ export interface DeployPolicy {
   requireAttestations: { attestor: string; predicateType: string }[];
   enforceAtPull: boolean;
   breakGlassPrincipals: string[];
+  /** CEL expressions over the image's facts (cel.ts), each must be true */
+  cel: { name: string; expression: string }[];
 }
 
 export interface PolicyProblem {
@@ -129,12 +135,13 @@ export function validateDeployPolicy(doc: unknown): DeployPolicy {
     requireAttestations: [],
     enforceAtPull: false,
     breakGlassPrincipals: [],
+    cel: [],
   };
   const w = doc.wharf;
   if (w !== undefined) {
     if (!isObject(w)) add('/wharf', 'must be a mapping');
     else {
-      only(w, ['maxSeverity', 'onlyFixable', 'scannedWithinDays', 'noMutableLatest', 'requireAttestations', 'enforceAtPull', 'breakGlassPrincipals'], '/wharf', add);
+      only(w, ['maxSeverity', 'onlyFixable', 'scannedWithinDays', 'noMutableLatest', 'requireAttestations', 'enforceAtPull', 'breakGlassPrincipals', 'cel'], '/wharf', add);
       if (w.maxSeverity !== undefined) {
         const s = typeof w.maxSeverity === 'string' ? (w.maxSeverity.toUpperCase() as Severity) : undefined;
         if (!s || !SEVERITIES.includes(s)) add('/wharf/maxSeverity', `must be one of ${SEVERITIES.join(', ')}`);
@@ -160,6 +167,21 @@ export function validateDeployPolicy(doc: unknown): DeployPolicy {
               only(r, ['attestor', 'predicateType'], at, add);
               policy.requireAttestations.push({ attestor: r.attestor, predicateType: r.predicateType });
             }
+          });
+      }
+      if (w.cel !== undefined) {
+        if (!Array.isArray(w.cel) || w.cel.length > 20) add('/wharf/cel', 'must be a list of at most 20 {name, expression}');
+        else
+          w.cel.forEach((c, i) => {
+            const at = `/wharf/cel/${i}`;
+            if (!isObject(c) || typeof c.name !== 'string' || !NAME_RE.test(c.name) || typeof c.expression !== 'string' || c.expression === '') {
+              add(at, 'must be {name: <lower-case name>, expression: <CEL>}');
+              return;
+            }
+            only(c, ['name', 'expression'], at, add);
+            const problem = celProblem(c.expression);
+            if (problem) add(`${at}/expression`, problem);
+            else policy.cel.push({ name: c.name, expression: c.expression });
           });
       }
       if (w.breakGlassPrincipals !== undefined) policy.breakGlassPrincipals = names(w.breakGlassPrincipals, '/wharf/breakGlassPrincipals', add, /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/);
