@@ -287,7 +287,7 @@ export function createScan(
  * neither feature imports the other. The registry's own host names (http.publicUrl, the listen
  * address) tell its images from other registries' at admission.
  */
-export function createSupplyChain(config: Config, registry: RegistryService, metadata: MetadataStore, scan: ScanService | undefined): { signing: SigningService; deployPolicy: DeployPolicyService } {
+export function createSupplyChain(config: Config, registry: RegistryService, metadata: MetadataStore, scan: ScanService | undefined, logger?: Logger): { signing: SigningService; deployPolicy: DeployPolicyService } {
   if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'the supply-chain tables need the SQL metadata store');
   const signing = new SigningService({ registry, attestors: new SqlAttestorStore(metadata.database) });
   const hosts = [config.listen];
@@ -309,6 +309,11 @@ export function createSupplyChain(config: Config, registry: RegistryService, met
         }
       },
     },
+  });
+  // deleting an image deletes its cosign signature and attestation tags (after the delete's commit;
+  // a crash in between leaves them, and `wharf signatures` of a deleted image cannot be asked)
+  registry.onManifestDeleted((e) => {
+    void signing.deleteSignaturesOf(e.repository, e.digest).catch((err: unknown) => logger?.error({ err, repository: e.repository, digest: e.digest }, 'deleting signatures of a deleted image failed'));
   });
   return { signing, deployPolicy };
 }
@@ -434,6 +439,7 @@ export async function createWharf(
     store: new SqlPypiStore(metadata.database),
     repositoryFormat: (name) => repositories.findFormat(name),
     maxUploadBytes: config.pypi.maxUploadBytes,
+    vulnerabilities: scan ? (packages) => scan.matchPackages(packages) : undefined,
   });
   const streaming = createStreaming(registry, metadata, auth.settings, jobs.runner, logger);
   lifecycle.setAudit(auth.audit);
@@ -443,7 +449,7 @@ export async function createWharf(
     await lifecycle.gc.run({ dryRun, trigger: 'schedule', signal: ctx.signal });
   });
   if (config.gc.enabled) jobs.runner.every('gc', config.gc.intervalSeconds * 1000, 'gc.run');
-  const supplyChain = createSupplyChain(config, registry, metadata, scan);
+  const supplyChain = createSupplyChain(config, registry, metadata, scan, logger.child({ component: 'supply-chain' }));
   let ready = false;
   const tls = config.http.tls;
   const app = buildApp({

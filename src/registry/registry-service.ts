@@ -74,6 +74,14 @@ export interface ManifestPushed {
 
 export type ManifestPushedListener = (event: ManifestPushed) => void;
 
+/** A manifest deleted by digest through deleteManifest (not a tag removed, not GC or cleanup). */
+export interface ManifestDeleted {
+  repository: string;
+  digest: Digest;
+}
+
+export type ManifestDeletedListener = (event: ManifestDeleted) => void;
+
 export interface ReferrersResult {
   index: { schemaVersion: 2; mediaType: string; manifests: Descriptor[] };
   filtersApplied: string[];
@@ -94,6 +102,7 @@ export class RegistryService {
   /** appends and commits running in this process (the lease in the DB is what excludes others) */
   private activeUploads = 0;
   private readonly pushListeners: ManifestPushedListener[] = [];
+  private readonly deleteListeners: ManifestDeletedListener[] = [];
   /** last-pulled times, written in batches so pulls never wait on a write */
   private readonly pulled = new Map<string, { repository: string; digest: Digest; at: number }>();
   private readonly flushTimer: NodeJS.Timeout;
@@ -132,6 +141,11 @@ export class RegistryService {
    */
   onManifestPushed(listener: ManifestPushedListener): void {
     this.pushListeners.push(listener);
+  }
+
+  /** Listeners hear of each manifest deleted by digest, after the commit (features drop what hangs on it, e.g. cosign signature tags). */
+  onManifestDeleted(listener: ManifestDeletedListener): void {
+    this.deleteListeners.push(listener);
   }
 
   async getManifest(repository: string, ref: Reference): Promise<ManifestWithContent> {
@@ -233,6 +247,15 @@ export class RegistryService {
         : await this.metadata.deleteTag(repository, ref.tag);
     if (!deleted) {
       throw new WharfError('MANIFEST_UNKNOWN', `manifest ${ref.kind === 'tag' ? ref.tag : ref.digest} is not in repository ${repository}`);
+    }
+    if (ref.kind === 'digest') {
+      for (const listener of this.deleteListeners) {
+        try {
+          listener({ repository, digest: ref.digest });
+        } catch {
+          // a listener's failure is its own; the delete has succeeded
+        }
+      }
     }
   }
 

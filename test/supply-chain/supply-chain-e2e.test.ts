@@ -215,6 +215,27 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
     assert.equal(att.claims.predicateType, 'https://slsa.dev/provenance/v0.2');
   });
 
+  it('deleting an image deletes its cosign signature and attestation manifests', async () => {
+    const img = await pushImage('app/gone', 'v1', 'short-lived layer');
+    assert.equal(wharf(['sign', 'app/gone:v1', '--key', join(dir, 'ci.pem')]).code, 0);
+    writeFileSync(join(dir, 'p.json'), '{}');
+    assert.equal(wharf(['attest', 'app/gone:v1', '--key', join(dir, 'ci.pem'), '--predicate', join(dir, 'p.json')]).code, 0);
+    const sigTag = `${img.replace(':', '-')}.sig`;
+    assert.equal((await fetch(`${reg.url}/v2/app/gone/manifests/${sigTag}`, { method: 'HEAD', headers: { ...auth, accept: OCI } })).status, 200);
+    const del = await fetch(`${reg.url}/v2/app/gone/manifests/${img}`, { method: 'DELETE', headers: auth });
+    assert.equal(del.status, 202);
+    // the signatures go after the delete's commit, in the background: wait for it
+    const gone = async (tag: string): Promise<boolean> => {
+      for (let i = 0; i < 100; i++) {
+        if ((await fetch(`${reg.url}/v2/app/gone/manifests/${tag}`, { method: 'HEAD', headers: { ...auth, accept: OCI } })).status === 404) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    assert.ok(await gone(sigTag));
+    assert.ok(await gone(`${img.replace(':', '-')}.att`));
+  });
+
   it('refuses malformed deploy policies with JSON pointers', async () => {
     const r = await api('PUT', '/api/v1/deploy-policy?scope=app/*', { policy: 'defaultAdmissionRule:\n  evaluationMode: REQUIRE_ATTESTATION\n  enforcementMode: NOPE\nwharf:\n  maxSeverity: huge\n  typo: 1\n' });
     assert.equal(r.status, 400, r.text);

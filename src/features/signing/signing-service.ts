@@ -174,6 +174,25 @@ export class SigningService {
     return { attestors: l.verifiedBy, attestations };
   }
 
+  /**
+   * Deletes the cosign signature and attestation manifests of `digest` (its `sha256-<hex>.sig`
+   * and `.att` tags) once the image itself is deleted; answers how many went. Referrers need
+   * nothing here: GC and cleanup delete a referrer whose subject is gone. Idempotent.
+   */
+  async deleteSignaturesOf(repository: string, digest: Digest): Promise<number> {
+    let n = 0;
+    for (const suffix of ['sig', 'att'] as const) {
+      try {
+        const m = await this.registry.getManifest(repository, { kind: 'tag', tag: parseTag(cosignTag(digest, suffix)) });
+        await this.registry.deleteManifest(repository, { kind: 'digest', digest: m.digest });
+        n++;
+      } catch (err) {
+        if (!isWharfError(err, 'MANIFEST_UNKNOWN')) throw err;
+      }
+    }
+    return n;
+  }
+
   private async fromTag(repository: string, digest: Digest, suffix: 'sig' | 'att', attestors: LoadedAttestor[], out: SignatureEntry[]): Promise<void> {
     let sigManifest;
     try {
