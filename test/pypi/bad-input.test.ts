@@ -41,7 +41,7 @@ describe('PyPI bad input and index details', { skip, timeout: 300_000 }, () => {
 
   function form(fields: Record<string, string>, file?: { name: string; bytes: Buffer }, fileFirst = false): FormData {
     const f = new FormData();
-    const addFile = () => file && f.append('content', new Blob([file.bytes]), file.name);
+    const addFile = () => file && f.append('content', new Blob([new Uint8Array(file.bytes)]), file.name);
     if (fileFirst) addFile();
     for (const [k, v] of Object.entries(fields)) f.append(k, v);
     if (!fileFirst) addFile();
@@ -51,7 +51,7 @@ describe('PyPI bad input and index details', { skip, timeout: 300_000 }, () => {
   const wheelFields = (extra: Record<string, string> = {}) => ({ ':action': 'file_upload', protocol_version: '1', filetype: 'bdist_wheel', pyversion: 'py3', metadata_version: '2.1', name: 'ML-Utils', version: '1.0.0', sha256_digest: sha(wheel), ...extra });
 
   async function upload(body: FormData | string | Buffer, repo = 'ml/pylibs', headers: Record<string, string> = {}): Promise<Response> {
-    return fetch(`${reg.url}/pypi/${repo}/`, { method: 'POST', headers: { authorization: auth, ...headers }, body });
+    return fetch(`${reg.url}/pypi/${repo}/`, { method: 'POST', headers: { authorization: auth, ...headers }, body: Buffer.isBuffer(body) ? new Uint8Array(body) : body });
   }
 
   /** What a refused upload must not change. */
@@ -98,7 +98,7 @@ describe('PyPI bad input and index details', { skip, timeout: 300_000 }, () => {
     await refused(await upload(form({ name: 'x' }, { name: wheelName.replace('1.0.0', '1.0.1'), bytes: wheel })), 400, /:action/);
     await refused(await upload(form({ ':action': 'remove_pkg' }, { name: 'ml_utils-1.0.2.tar.gz', bytes: sdist })), 400, /Unsupported :action/);
     const two = form({ ':action': 'file_upload', name: 'ML-Utils', version: '1.0.3' }, { name: 'ML_Utils-1.0.3.tar.gz', bytes: sdist });
-    two.append('content', new Blob([sdist]), 'ML_Utils-1.0.4.tar.gz');
+    two.append('content', new Blob([new Uint8Array(sdist)]), 'ML_Utils-1.0.4.tar.gz');
     await refused(await upload(two), 400, /one file/);
     assert.equal(await state(), before);
   });

@@ -125,6 +125,32 @@ describe('pip and twine against a PyPI repository', { skip, timeout: 600_000 }, 
     assert.deepEqual(installed(again), ['ML_Utils-1.5.0.dist-info']);
   });
 
+  test('wharf pypi audit matches the releases against imported OSV PyPI data, like an image scan', async () => {
+    const osv = join(dir, 'GHSA-test-0001.json');
+    writeFileSync(
+      osv,
+      JSON.stringify({
+        id: 'GHSA-test-0001',
+        modified: '2024-01-01T00:00:00Z',
+        summary: 'code execution when loading a checkpoint',
+        affected: [{ package: { ecosystem: 'PyPI', name: 'ML_Utils' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.5.0' }] }] }],
+        database_specific: { severity: 'HIGH' },
+      }),
+    );
+    const imp = await wharf(home, reg.url, ['vulndb', 'import', osv]);
+    assert.equal(imp.code, 0, show(imp));
+    const audit = await wharf(home, reg.url, ['pypi', 'audit', 'ml/pylibs', '--output', 'json']);
+    assert.equal(audit.code, 0, show(audit));
+    const r = JSON.parse(audit.stdout) as { releases: number; findings: { id: string; installed: string; fixed?: string; package: { name: string } }[] };
+    assert.equal(r.releases, 3);
+    assert.deepEqual(r.findings.map((f) => [f.id, f.installed, f.fixed]), [['GHSA-test-0001', '1.0.0', '1.5.0']]);
+    const gate = await wharf(home, reg.url, ['pypi', 'audit', 'ml/pylibs', 'ml-utils', '--fail-on', 'unknown']);
+    assert.equal(gate.code, 4, show(gate));
+    assert.match(gate.stdout, /GHSA-test-0001 +ML-Utils +1\.0\.0 +1\.5\.0/);
+    const clean = await wharf(home, reg.url, ['pypi', 'audit', 'ml/pylibs', 'ml-utils', '1.5.0', '--fail-on', 'unknown']);
+    assert.equal(clean.code, 0, show(clean));
+  });
+
   test('pip download of a pinned version, and --extra-index-url next to another index', async () => {
     const out = mkdtempSync(join(dir, 'dl-'));
     const r = await pip(home, ['download', '--no-deps', '--only-binary', ':all:', '-d', out, '--index-url', index('ml/pylibs', `trainer:${readerKey}`), 'ml-utils==1.0.0']);

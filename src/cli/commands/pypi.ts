@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { formatByteSize } from '../../domain/byte-size.js';
 import { WharfError } from '../../errors/wharf-error.js';
-import type { CliIO } from '../io.js';
+import { EXIT, type CliIO } from '../io.js';
+import { failsAt, parseLevel } from './scan.js';
 import { clientFor, print, table, withClientFlags, type ClientFlags } from './client-context.js';
 
 /**
@@ -31,6 +32,28 @@ export function registerPypiCommands(program: Command, io: CliIO): void {
             ]),
           ]),
     );
+  });
+
+  withClientFlags(
+    pypi
+      .command('audit <repository> [project] [version]')
+      .description('vulnerabilities of the releases, matched against the imported OSV data (wharf vulndb import)')
+      .option('--fail-on <level>', 'exit 4 when a finding is at or above: critical, high, medium, low, unknown'),
+  ).action(async (repository: string, project: string | undefined, version: string | undefined, opts: ClientFlags & { failOn?: string }) => {
+    const level = opts.failOn === undefined ? undefined : parseLevel(opts.failOn);
+    const r = await clientFor(opts, io).pypiFindings(repository, project, version);
+    print(io, opts, r, () => {
+      const head = `${repository}: ${r.releases} release${r.releases === 1 ? '' : 's'}\n${Object.entries(r.summary).map(([l, n]) => `${l}: ${n}`).join('  ')}\n`;
+      if (r.findings.length === 0) return head;
+      return `${head}\n${table([
+        ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'ALIASES'],
+        ...r.findings.map((f) => [f.severity, f.id, f.package.name, f.installed, f.fixed ?? '-', f.aliases.slice(0, 3).join(',')]),
+      ])}`;
+    });
+    if (level !== undefined && failsAt(r.summary, level)) {
+      io.err(`wharf: findings at or above ${level.toLowerCase()}: failing (exit ${EXIT.policyFailed})\n`);
+      io.exitCode = EXIT.policyFailed;
+    }
   });
 
   withClientFlags(

@@ -24,6 +24,25 @@ import {
 import type { PypiFileRecord, SqlPypiStore } from './sql-pypi-store.js';
 import { DEFAULT_TAIL_BYTES, TailKeeper, WheelMetadataError, parseCoreMetadata, readWheelMetadata } from './wheel-metadata.js';
 
+/** A vulnerability finding for a package (the scan feature's Finding, as much of it as is shown here). */
+export interface PackageFinding {
+  id: string;
+  aliases: string[];
+  summary: string;
+  severity: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN';
+  score?: number;
+  package: { name: string; version: string; path: string };
+  installed: string;
+  fixed?: string;
+}
+
+/** Matches packages against the imported vulnerability data (ScanService.matchPackages, handed over by main.ts). */
+export type PackageMatcher = (
+  packages: { type: 'pypi'; ecosystem: 'PyPI'; name: string; version: string; purl: string; path: string }[],
+) => Promise<PackageFinding[]>;
+
+const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
+
 export interface PypiServiceOptions {
   registry: RegistryService;
   store: SqlPypiStore;
@@ -31,7 +50,9 @@ export interface PypiServiceOptions {
   repositoryFormat(repository: string): Promise<string | undefined>;
   /** largest distribution file accepted, bytes */
   maxUploadBytes: number;
-  /** told about each file stored (scanning); must not throw */
+  /** vulnerability matching; absent when scanning is disabled */
+  vulnerabilities?: PackageMatcher;
+  /** told about each file stored; must not throw */
   onUploaded?: (event: { repository: string; file: PypiFileRecord }) => void;
   now?: () => number;
 }
@@ -302,6 +323,30 @@ export class PypiService {
     const n = await this.o.store.setYanked(repository, normalizeProjectName(project), version, reason);
     if (n === 0) throw new WharfError('RESOURCE_UNKNOWN', `${project} ${version} is not in repository ${repository}`);
     return { files: n };
+  }
+
+  /**
+   * The releases of a repository (or of a project, or one version) matched against the imported
+   * OSV PyPI data now, as an image's Python packages are. UNAVAILABLE when scanning is disabled.
+   */
+  async findings(repository: string, project?: string, version?: string): Promise<{ releases: number; summary: Record<(typeof SEVERITIES)[number], number>; findings: PackageFinding[] }> {
+    const match = this.o.vulnerabilities;
+    if (!match) throw new WharfError('UNAVAILABLE', 'vulnerability scanning is disabled on this instance (scan.enabled)');
+    const files = (await this.list(repository, project)).filter((f) => version === undefined || f.version === version);
+    const releases = new Map<string, PypiFileRecord>();
+    for (const f of files) if (!releases.has(`${f.project}@${f.version}`)) releases.set(`${f.project}@${f.version}`, f);
+    const packages = [...releases.values()].map((f) => ({
+      type: 'pypi' as const,
+      ecosystem: 'PyPI' as const,
+      name: f.displayName,
+      version: f.version,
+      purl: `pkg:pypi/${f.project}@${encodeURIComponent(f.version)}`,
+      path: `${f.project} ${f.version}`,
+    }));
+    const findings = packages.length === 0 ? [] : await match(packages);
+    findings.sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || a.package.name.localeCompare(b.package.name) || a.id.localeCompare(b.id));
+    const summary = Object.fromEntries(SEVERITIES.map((l) => [l, findings.filter((f) => f.severity === l).length])) as Record<(typeof SEVERITIES)[number], number>;
+    return { releases: packages.length, summary, findings };
   }
 
   /** Deletes the files of a project, or of one version; GC reclaims their bytes when nothing else links them. */

@@ -306,6 +306,19 @@ export class ScanService {
   // --- reading results ---
 
   /** The stored report of `ref`; RESOURCE_UNKNOWN when it was never scanned. */
+  /**
+   * Findings for packages named outside an image (a Python package repository's files, issue 17),
+   * matched against the imported data now, as an image's packages are: same ordering rules,
+   * same severity. `path` says where the package is (e.g. the file name). Nothing is stored.
+   */
+  async matchPackages(packages: readonly { type: 'pypi' | 'npm'; ecosystem: 'PyPI' | 'npm'; name: string; version: string; purl: string; path: string }[]): Promise<Finding[]> {
+    const inv = packages.map((p) => ({ ...p, layer: 0 }));
+    const keys = inv.map(matchKey).filter((k) => k !== undefined);
+    if (keys.length === 0) return [];
+    const candidates = await this.store.candidates(keys.map((k) => ({ ecosystem: k.ecosystem, name: k.name })));
+    return inv.flatMap((p) => findingsFor(p, candidates, []));
+  }
+
   async report(repository: string, ref: Reference, platform?: string): Promise<ScanReport> {
     const image = await this.resolveImage(repository, ref, platform);
     return this.reportFor(repository, image.digest, image.index);

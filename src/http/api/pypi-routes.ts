@@ -54,6 +54,15 @@ export const PYPI_ROUTES: readonly ApiRoute[] = [
     handle: async (ctx) => ({ items: (await pypiOf(ctx).list(repo(ctx), ctx.query.project)).map(view) }),
   },
   {
+    id: 'api.pypi.findings',
+    method: 'GET',
+    url: '/api/v1/pypi/findings/*',
+    summary: "Vulnerabilities of a Python package repository's releases (or a project's, or one version's), matched now against the imported OSV PyPI data",
+    access: on(['pull']),
+    query: strict({ project: Type.Optional(Project), version: Type.Optional(Version) }),
+    handle: async (ctx) => pypiOf(ctx).findings(repo(ctx), ctx.query.project, ctx.query.version),
+  },
+  {
     id: 'api.pypi.yank',
     method: 'POST',
     url: '/api/v1/pypi/yank/*',
