@@ -331,6 +331,20 @@ export interface ImageInsights {
   error: { message: string; layer?: number; layerDigest?: string; limit?: boolean } | null;
   analysis: InsightsAnalysis | null;
 }
+export interface InsightsDiff {
+  a: { repository: string; digest: string };
+  b: { repository: string; digest: string };
+  diff: {
+    layers: { shared: { digest: string; compressedBytes: number }[]; onlyInA: { digest: string; compressedBytes: number }[]; onlyInB: { digest: string; compressedBytes: number; createdBy: string | null }[] };
+    pullBytes: number;
+    pullSeconds: number;
+    packages: { added: { type: string; name: string; version: string }[]; removed: { type: string; name: string; version: string }[]; upgraded: { type: string; name: string; from: string; to: string }[] };
+    files: {
+      byCategory: Record<InsightsCategory, { added: number; removed: number; changed: number; bytesAdded: number; bytesRemoved: number }>;
+      changed: { path: string; category: InsightsCategory; change: 'added' | 'removed' | 'changed'; bytes: number }[];
+    };
+  };
+}
 export interface InsightsReport {
   repository: string;
   digest: string;
@@ -556,11 +570,6 @@ export class WharfClient {
   tagHistory = (name: string, q: { tag?: string; before?: number; limit?: number } = {}) =>
     this.request<{ items: TagEventInfo[]; next?: number }>('GET', `/api/v1/tag-history/${name}${qs(q)}`);
   listPypiFiles = (repository: string, project?: string) => this.request<{ items: PypiFileInfo[] }>('GET', `/api/v1/pypi/files/${repository}${qs({ project })}`);
-  pypiFindings = (repository: string, project?: string, version?: string) =>
-    this.request<{ releases: number; summary: Record<'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN', number>; findings: { id: string; aliases: string[]; summary: string; severity: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN'; score?: number; package: { name: string; version: string }; installed: string; fixed?: string }[] }>(
-      'GET',
-      `/api/v1/pypi/findings/${repository}${qs({ project, version })}`,
-    );
   /** reason undefined with yanked false: un-yank */
   yankPypiRelease = (repository: string, project: string, version: string, yanked: boolean, reason?: string) =>
     this.request<{ files: number }>('POST', `/api/v1/pypi/yank/${repository}`, { project, version, yanked, ...(reason === undefined ? {} : { reason }) });
@@ -644,6 +653,8 @@ export class WharfClient {
   // --- image insights (features/insights) ---
   runInsights = (repo: string, reference: string, o: { force?: boolean; platform?: string } = {}) =>
     this.request<InsightsReport>('POST', `/api/v1/insights/${repo}`, { reference, ...o });
+  insightsDiff = (from: { repository: string; reference: string }, to: { repository: string; reference: string }, platform?: string) =>
+    this.request<InsightsDiff>('POST', '/api/v1/insights-diff', { from, to, ...(platform ? { platform } : {}) });
   insights = (repo: string, reference: string, platform?: string) => this.request<InsightsReport>('GET', `/api/v1/insights/${repo}${qs({ reference, platform })}`);
   // --- model artifacts (features/models) ---
   model = (repo: string, reference: string) => this.request<ModelInfo>('GET', `/api/v1/models/${repo}${qs({ reference })}`);

@@ -225,6 +225,42 @@ describe('insights service', () => {
     await assert.rejects(insights.analyse('bad/artifact', ref('v1')), (e: Error & { code?: string }) => e.code === 'INSIGHTS_FAILED');
   });
 
+  test('diff: layers shared and new, bytes to pull, packages added/removed/upgraded, files by category', async () => {
+    const a = await buildImage(dirtyImage());
+    const next = dirtyImage();
+    const site = 'usr/local/lib/python3.11/site-packages';
+    // layers 0-1 stay; the pip layer upgrades numpy, adds requests and drops the pip cache; the app changes
+    next.layers[2]!.files = next.layers[2]!.files
+      .filter((f) => !f.name.startsWith('root/.cache/pip'))
+      .map((f) => (f.name === `${site}/numpy-1.26.0.dist-info/METADATA` ? { ...f, name: `${site}/numpy-1.26.4.dist-info/METADATA`, content: 'Metadata-Version: 2.1\nName: numpy\nVersion: 1.26.4\n' } : f));
+    next.layers[2]!.files.push({ name: `${site}/requests-2.31.0.dist-info/METADATA`, content: 'Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n', category: 'python-packages' });
+    next.layers[2]!.files.push({ name: `${site}/requests/api.py`, content: 'def get(): pass\n', category: 'python-packages' });
+    next.layers[4]!.files = next.layers[4]!.files.map((f) => (f.name === 'app/server.py' ? { ...f, content: 'print("v2")\n' } : f));
+    const b = await buildImage(next);
+    await push('ml/diff', 'v1', a);
+    await push('ml/diff', 'v2', b);
+    const r = await service().diff({ repository: 'ml/diff', ref: ref('v1') }, { repository: 'ml/diff', ref: ref('v2') });
+    assert.deepEqual([r.a.digest, r.b.digest], [a.manifestDigest, b.manifestDigest]);
+    const d = r.diff;
+    assert.deepEqual(d.layers.shared.map((l) => l.digest), [a.layers[0]!.digest, a.layers[1]!.digest, a.layers[3]!.digest]);
+    assert.deepEqual(d.layers.onlyInB.map((l) => l.digest), [b.layers[2]!.digest, b.layers[4]!.digest]);
+    assert.deepEqual(d.layers.onlyInA.map((l) => l.digest), [a.layers[2]!.digest, a.layers[4]!.digest]);
+    assert.equal(d.pullBytes, b.layers[2]!.bytes.length + b.layers[4]!.bytes.length);
+    assert.equal(d.pullSeconds, (d.pullBytes * 8) / 1e9);
+    assert.deepEqual(d.packages.upgraded, [{ type: 'pypi', name: 'numpy', from: '1.26.0', to: '1.26.4' }]);
+    assert.deepEqual(d.packages.added, [{ type: 'pypi', name: 'requests', version: '2.31.0' }]);
+    assert.deepEqual(d.packages.removed, []);
+    const len = (t: string) => Buffer.byteLength(t);
+    const added = len('Metadata-Version: 2.1\nName: numpy\nVersion: 1.26.4\n') + len('Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n') + len('def get(): pass\n');
+    assert.deepEqual(d.files.byCategory['python-packages'], { added: 3, removed: 1, changed: 0, bytesAdded: added, bytesRemoved: len('Metadata-Version: 2.1\nName: numpy\nVersion: 1.26.0\n') });
+    assert.equal(d.files.byCategory.caches.removed, 1);
+    assert.deepEqual([d.files.byCategory.application.changed, d.files.byCategory.application.added], [1, 0]);
+    assert.equal(d.files.byCategory['model-weights'].changed, 0);
+    const same = await service().diff({ repository: 'ml/diff', ref: ref('v1') }, { repository: 'ml/diff', ref: ref('v1') });
+    assert.equal(same.diff.pullBytes, 0);
+    assert.deepEqual(same.diff.files.changed, []);
+  });
+
   test('a push enqueues an insights.image job; the job analyses once, concurrent requests share it', async () => {
     const dialect = 'sqlite';
     const jobStore = new SqlJobStore(h.metadata.database, dialect);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ImageInsights, InsightsAnalysis, InsightsCategory, InsightsReport, InsightsSeverity } from '../../client/wharf-client.js';
+import type { ImageInsights, InsightsAnalysis, InsightsCategory, InsightsDiff, InsightsReport, InsightsSeverity } from '../../client/wharf-client.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import { EXIT, type CliIO } from '../io.js';
 import { clientFor, print, table, withClientFlags, type ClientFlags } from './client-context.js';
@@ -117,7 +117,33 @@ export function humanInsights(r: InsightsReport): string {
   return r.images.map((img) => humanImage(r.repository, img)).join('\n');
 }
 
+export function humanDiff(r: InsightsDiff): string {
+  const d = r.diff;
+  let out = `${r.a.repository}@${r.a.digest}\n -> ${r.b.repository}@${r.b.digest}\n`;
+  out += `layers: ${d.layers.shared.length} shared, ${d.layers.onlyInA.length} only in A, ${d.layers.onlyInB.length} only in B\n`;
+  out += `a node that has A pulls ${bytes(d.pullBytes)} to run B (${d.pullSeconds.toFixed(1)} s at the configured bandwidth)\n`;
+  if (d.layers.onlyInB.length > 0) out += `\n${table([['NEW LAYER', 'COMPRESSED', 'CREATED BY'], ...d.layers.onlyInB.map((l) => [l.digest.slice(0, 19), bytes(l.compressedBytes), oneLine(l.createdBy, 70) || '-'])])}`;
+  const p = d.packages;
+  out += `\npackages: ${p.added.length} added, ${p.removed.length} removed, ${p.upgraded.length} upgraded\n`;
+  for (const x of p.upgraded) out += `  ~ ${x.type} ${x.name} ${x.from} -> ${x.to}\n`;
+  for (const x of p.added) out += `  + ${x.type} ${x.name} ${x.version}\n`;
+  for (const x of p.removed) out += `  - ${x.type} ${x.name} ${x.version}\n`;
+  const rows = (Object.entries(d.files.byCategory) as [InsightsCategory, InsightsDiff['diff']['files']['byCategory'][InsightsCategory]][]).filter(([, c]) => c.added + c.removed + c.changed > 0);
+  out += `\n${rows.length === 0 ? 'no files changed\n' : table([['CATEGORY', 'ADDED', 'REMOVED', 'CHANGED', '+BYTES', '-BYTES'], ...rows.map(([k, c]) => [k, String(c.added), String(c.removed), String(c.changed), bytes(c.bytesAdded), bytes(c.bytesRemoved)])])}`;
+  return out;
+}
+
 export function registerInsightsCommands(program: Command, io: CliIO): void {
+  withClientFlags(
+    program
+      .command('diff <imageA> <imageB>')
+      .description('what changes from image A to image B (REPO:TAG or REPO@DIGEST): layers, bytes to pull, packages, files by category')
+      .option('--platform <os/arch>', 'the platform of multi-platform images (default linux/amd64)'),
+  ).action(async (a: string, b: string, opts: ClientFlags & { platform?: string }) => {
+    const r = await clientFor(opts, io).insightsDiff(parseImageRef(a), parseImageRef(b), opts.platform);
+    print(io, opts, r, () => humanDiff(r));
+  });
+
   withClientFlags(
     program
       .command('insights <image>')

@@ -22,6 +22,7 @@ import type { Reference } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ManifestPushed, RegistryService } from '../../registry/registry-service.js';
 import { analyse, parseConfigFacts, type AnalysisOptions, type InsightsAnalysis } from './analysis.js';
+import { diffImages, type ImageDiff } from './diff.js';
 import { DEFAULT_ACCOUNTING_LIMITS, LAYER_RECORD_VERSION, LayerAccounting, type AccountingLimits, type LayerRecord } from './layer-record.js';
 import type { SqlInsightsStore, StoredAnalysis } from './sql-insights-store.js';
 
@@ -338,6 +339,29 @@ export class InsightsService {
       this.measuredRate = Math.max(1e6, Math.round(sample.length / seconds / 1e6) * 1e6);
     }
     return this.measuredRate;
+  }
+
+  // --- diff ---
+
+  /**
+   * What changes from image A to image B (each analysed first when it was not; a platform of an
+   * index: `platform`, else linux/amd64, else the first). INSIGHTS_FAILED when an analysis failed.
+   */
+  async diff(a: { repository: string; ref: Reference }, b: { repository: string; ref: Reference }, platform?: string): Promise<{ a: { repository: string; digest: string }; b: { repository: string; digest: string }; diff: ImageDiff }> {
+    const side = async (x: { repository: string; ref: Reference }): Promise<{ digest: string; analysis: InsightsAnalysis; records: LayerRecord[] }> => {
+      const target = await this.resolve(x.repository, x.ref, platform);
+      const image = target.images.find((i) => i.platform === null || i.platform === 'linux/amd64' || i.platform.startsWith('linux/amd64/')) ?? target.images[0]!;
+      await this.analyse(x.repository, { kind: 'digest', digest: image.digest });
+      const stored = await this.store.findAnalysis(image.digest);
+      if (!stored?.report) throw new WharfError('INSIGHTS_FAILED', `the analysis of ${x.repository}@${image.digest} failed: ${stored?.error?.message ?? 'no analysis'}`);
+      const digests = stored.report.layers.map((l) => l.digest);
+      const found = await this.store.findLayers(digests, LAYER_RECORD_VERSION);
+      const records = digests.map((d) => found.get(d)).filter((r): r is LayerRecord => r !== undefined);
+      if (records.length !== digests.length) throw new WharfError('INSIGHTS_FAILED', `layer records of ${x.repository}@${image.digest} are missing: analyse it again with force`);
+      return { digest: image.digest, analysis: stored.report, records };
+    };
+    const [sa, sb] = [await side(a), await side(b)];
+    return { a: { repository: a.repository, digest: sa.digest }, b: { repository: b.repository, digest: sb.digest }, diff: diffImages(sa, sb, this.options.bandwidthBitsPerSecond) };
   }
 
   // --- reading ---

@@ -53,4 +53,19 @@ export const INSIGHTS_ROUTES: readonly ApiRoute[] = [
       return service.analyse(repository, ref, { force: ctx.body.force, platform: ctx.body.platform });
     },
   },
+  {
+    id: 'api.insights.diff',
+    method: 'POST',
+    url: '/api/v1/insights-diff',
+    summary: 'What changes from image A to image B: layers shared and changed, bytes a node with A pulls to run B, packages added/removed/upgraded, files changed by category',
+    access: (_p, body: { from?: { repository?: unknown }; to?: { repository?: unknown } } | undefined) => [
+      { kind: 'repository', name: typeof body?.from?.repository === 'string' ? body.from.repository : '', actions: ['pull'] },
+      { kind: 'repository', name: typeof body?.to?.repository === 'string' ? body.to.repository : '', actions: ['pull'] },
+    ],
+    body: strict({ from: strict({ repository: Type.String({ minLength: 1, maxLength: 256 }), reference: Reference }), to: strict({ repository: Type.String({ minLength: 1, maxLength: 256 }), reference: Reference }), platform: Type.Optional(Platform) }),
+    handle: async (ctx) => {
+      const side = (x: { repository: string; reference: string }) => ({ repository: parseRepoName(x.repository), ref: parseReference(x.reference) });
+      return insightsOf(ctx.options).diff(side(ctx.body.from), side(ctx.body.to), ctx.body.platform);
+    },
+  },
 ];
