@@ -570,6 +570,11 @@ export class WharfClient {
   tagHistory = (name: string, q: { tag?: string; before?: number; limit?: number } = {}) =>
     this.request<{ items: TagEventInfo[]; next?: number }>('GET', `/api/v1/tag-history/${name}${qs(q)}`);
   listPypiFiles = (repository: string, project?: string) => this.request<{ items: PypiFileInfo[] }>('GET', `/api/v1/pypi/files/${repository}${qs({ project })}`);
+  pypiFindings = (repository: string, project?: string, version?: string) =>
+    this.request<{ releases: number; summary: Record<'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN', number>; findings: { id: string; aliases: string[]; summary: string; severity: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN'; score?: number; package: { name: string; version: string }; installed: string; fixed?: string }[] }>(
+      'GET',
+      `/api/v1/pypi/findings/${repository}${qs({ project, version })}`,
+    );
   /** reason undefined with yanked false: un-yank */
   yankPypiRelease = (repository: string, project: string, version: string, yanked: boolean, reason?: string) =>
     this.request<{ files: number }>('POST', `/api/v1/pypi/yank/${repository}`, { project, version, yanked, ...(reason === undefined ? {} : { reason }) });

@@ -65,6 +65,7 @@ const SPEC: Record<string, { need: Need; method: string; url: string; body?: Rec
   'api.models.get': { need: 'pull', method: 'GET', url: '/api/v1/models/{repo}?reference=v1' },
   'api.models.extract': { need: 'pull', method: 'POST', url: '/api/v1/models/{repo}', body: { reference: 'v1' } },
   'api.pypi.files': { need: 'pull', method: 'GET', url: '/api/v1/pypi/files/{repo}' },
+  'api.pypi.findings': { need: 'pull', method: 'GET', url: '/api/v1/pypi/findings/{repo}' },
   'api.pypi.yank': { need: 'push', method: 'POST', url: '/api/v1/pypi/yank/{repo}', body: { project: 'lib', version: '1.0' } },
   'api.pypi.delete': { need: 'delete', method: 'DELETE', url: '/api/v1/pypi/files/{repo}?project=lib' },
   'api.sbom.get': { need: 'pull', method: 'GET', url: '/api/v1/sbom/{repo}?reference=v1' },
