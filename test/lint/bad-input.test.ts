@@ -78,6 +78,13 @@ test('malformed shell (unbalanced quotes, stray operators) and deep sh -c nestin
   assert.deepEqual(lines('FROM python:3.11\nRUN bash -c "sh -c \'pip install torch\'"\nUSER 1\n'), ['2 pip-no-cache-dir']);
 });
 
+test('long runs of blanks, quotes and ${ inside a line near the size limit are read (the linter stays linear in them)', () => {
+  // a `/\s+$/` trim once made the first of these quadratic: minutes for 500 KB
+  const n = 400_000;
+  assert.deepEqual(lines(`FROM python:3.11\nRUN pip install ${' \t'.repeat(n / 2)}x\nUSER 1\n`), ['2 pip-no-cache-dir']);
+  assert.doesNotThrow(() => lintDockerfile(`FROM python:3.11\nRUN ${'"'.repeat(n / 3)}\nENV U=http://${'a'.repeat(n / 3)}:\nRUN ${'${'.repeat(n / 6)}\n`));
+});
+
 test('JSON-looking arguments that are not JSON, and empty instructions', () => {
   assert.doesNotThrow(() => lintDockerfile('FROM python:3.11\nCMD [\nENTRYPOINT\nRUN\nENV\nARG\nUSER\nCOPY\nADD\n'));
 });

@@ -186,7 +186,7 @@ export function joinContinuations(physical: string[], escape: string): string {
   for (let i = 0; i < physical.length; i++) {
     const s = physical[i]!;
     if (i > 0 && (/^\s*#/.test(s) || s.trim() === '')) continue;
-    const trimmed = s.replace(/\s+$/, '');
+    const trimmed = s.trimEnd(); // not /\s+$/: quadratic on a long run of blanks mid-line
     if (trimmed.endsWith(escape)) out += trimmed.slice(0, -1);
     else out += s + (i < physical.length - 1 ? '\n' : '');
   }
