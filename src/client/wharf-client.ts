@@ -665,6 +665,9 @@ export class WharfClient {
   model = (repo: string, reference: string) => this.request<ModelInfo>('GET', `/api/v1/models/${repo}${qs({ reference })}`);
   extractModel = (repo: string, reference: string) => this.request<ModelInfo>('POST', `/api/v1/models/${repo}`, { reference });
   models = (q: ModelSearchQuery = {}) => this.request<{ items: ModelSummary[]; more: boolean }>('GET', `/api/v1/models${qs(q)}`);
+  /** models holding a weight file with this content digest (sha256 of the file's bytes) */
+  modelFiles = (digest: string) =>
+    this.request<{ items: { fileDigest: string; path: string; size: number; repository: string; digest: string; tag: string | null }[] }>('GET', `/api/v1/model-files${qs({ digest })}`);
   // --- scanning (features/scan) ---
   scan = (repo: string, reference: string, o: { force?: boolean; platform?: string } = {}) =>
     this.request<ScanReport>('POST', `/api/v1/scans/${repo}`, { reference, ...o });

@@ -62,6 +62,7 @@ const SPEC: Record<string, { need: Need; method: string; url: string; body?: Rec
   'api.insights.run': { need: 'pull', method: 'POST', url: '/api/v1/insights/{repo}' },
   'api.insights.diff': { need: 'pull', method: 'POST', url: '/api/v1/insights-diff', body: { from: { repository: '{repo}', reference: 'v1' }, to: { repository: '{repo}', reference: 'v1' } } },
   'api.models.list': { need: 'authenticated', method: 'GET', url: '/api/v1/models' },
+  'api.models.files': { need: 'authenticated', method: 'GET', url: `/api/v1/model-files?digest=${DIGEST}` },
   'api.models.get': { need: 'pull', method: 'GET', url: '/api/v1/models/{repo}?reference=v1' },
   'api.models.extract': { need: 'pull', method: 'POST', url: '/api/v1/models/{repo}', body: { reference: 'v1' } },
   'api.pypi.files': { need: 'pull', method: 'GET', url: '/api/v1/pypi/files/{repo}' },

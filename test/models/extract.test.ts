@@ -190,6 +190,14 @@ for (const kind of ['fs', 's3'] as const) {
       const expected = 65536 + config.length + layers.slice(1).filter((l) => !l.annotations!['org.cncf.model.filepath']!.startsWith('tokenizer')).reduce((n, l) => n + l.bytes.length, 0);
       assert.equal(b.reads.reduce((n, r) => n + r.bytes, 0), expected);
       assert.deepEqual(m.reads, { ranges: b.reads.length, bytes: expected });
+
+      // the weight file is indexed by its content digest, for matching images that bake it
+      const all = async (names: string[]) => names;
+      assert.deepEqual(await b.models.findByFileDigests([sha256(weights.file), sha256('other')], all), [
+        { fileDigest: sha256(weights.file), path: 'model.safetensors', size: weights.file.length, repository: 'ml/tiny', digest, tag: 'v1' },
+      ]);
+      assert.deepEqual(await b.models.findByFileDigests([sha256(weights.file)], async () => []), [], 'only repositories the caller may pull');
+      assert.deepEqual(await b.models.findByFileDigests([sha256(Buffer.from(HF_CONFIG))], all), [], 'weights only');
     });
 
     test('a sharded checkpoint: the index names the shards; a header over 64 KiB takes a second read of exactly the rest', async () => {

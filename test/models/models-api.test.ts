@@ -116,6 +116,14 @@ describe('/api/v1/models', () => {
     assert.deepEqual([second.items.map((m) => m.repository), second.more], [['kit/big'], false]);
   });
 
+  test('model files by content digest: the GGUF file of ai/tiny-gguf; bad digests are 400', async () => {
+    const r = await api('GET', `/api/v1/model-files?digest=${sha256(gguf.file)}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.items.map((i: { repository: string; path: string; tag: string }) => [i.repository, i.path, i.tag]), [['ai/tiny-gguf', 'model.gguf', 'v1']]);
+    assert.equal((await api('GET', '/api/v1/model-files?digest=sha256:xyz')).status, 400);
+    assert.equal((await api('GET', '/api/v1/model-files')).status, 400);
+  });
+
   test('bad input: no reference, unknown query fields, bad counts, an image instead of a model', async () => {
     assert.equal((await api('GET', '/api/v1/models/ai/tiny-gguf')).status, 400);
     assert.equal((await api('GET', '/api/v1/models?minParameters=-1')).status, 400);

@@ -58,6 +58,8 @@ export interface ModelFileInfo {
   layer: number;
   /** where the file's bytes start in its layer blob (0 for a raw layer; null inside a compressed archive) */
   offset: number | null;
+  /** the file's sha256 digest when it is a raw layer (the layer's digest); null inside an archive */
+  fileDigest: string | null;
   kind: 'safetensors' | 'gguf' | 'config' | 'generation-config' | 'tokenizer' | 'safetensors-index' | 'readme' | 'license' | 'other';
   /** what the header said (weights) */
   weights?: {
@@ -201,11 +203,11 @@ export class ModelExtractor {
   private async describeLayer(artifact: ModelArtifact, layer: ModelLayer, files: ModelFileInfo[], small: Map<string, Buffer>, errors: string[]): Promise<void> {
     if (layer.packing === 'raw') {
       const path = layer.path ?? defaultPath(artifact, layer);
-      await this.describeFile({ path, size: layer.size, role: layer.role, layer: layer.index, offset: 0, kind: kindOf(path, layer.role, layer.mediaType) }, layer.digest, small, files);
+      await this.describeFile({ path, size: layer.size, role: layer.role, layer: layer.index, offset: 0, fileDigest: layer.digest, kind: kindOf(path, layer.role, layer.mediaType) }, layer.digest, small, files);
       return;
     }
     if (layer.packing !== 'tar') {
-      files.push({ path: layer.path ?? `layer-${layer.index}`, size: layer.size, role: layer.role, layer: layer.index, offset: null, kind: 'other' });
+      files.push({ path: layer.path ?? `layer-${layer.index}`, size: layer.size, role: layer.role, layer: layer.index, offset: null, fileDigest: null, kind: 'other' });
       errors.push(`layer ${layer.index} (${layer.path ?? layer.digest}) is a compressed archive (${layer.packing}): its files are not inspected; push weights raw or as plain tar`);
       return;
     }
@@ -226,7 +228,7 @@ export class ModelExtractor {
         const path = (longName ?? header.name).replace(/^\.\//, '');
         longName = undefined;
         if (header.type === '0' || header.type === '\0' || header.type === '7') {
-          await this.describeFile({ path, size: header.size, role: layer.role, layer: layer.index, offset: dataStart, kind: kindOf(path, layer.role, '') }, layer.digest, small, files);
+          await this.describeFile({ path, size: header.size, role: layer.role, layer: layer.index, offset: dataStart, fileDigest: null, kind: kindOf(path, layer.role, '') }, layer.digest, small, files);
         }
       }
       at = dataStart + Math.ceil(header.size / 512) * 512;

@@ -130,7 +130,9 @@ export class ModelService {
       extractor_version: EXTRACTOR_VERSION,
       extracted_at: this.now(),
     };
-    await this.store.save(row);
+    // weight files stored raw, by content digest: an image that bakes the same bytes matches them
+    const weightFiles = metadata.files.filter((f) => f.fileDigest !== null && (f.role === 'weight' || f.role === 'model-part' || f.kind === 'safetensors' || f.kind === 'gguf'));
+    await this.store.save(row, weightFiles.map((f) => ({ file_digest: f.fileDigest!, path: f.path, size: f.size })));
     this.logger?.info({ repository, digest, ranges: metadata.reads.ranges, bytes: metadata.reads.bytes, ms: this.now() - started, errors: metadata.errors.length }, 'model metadata read');
     return (await this.store.find(repository, digest)) ?? row;
   }
@@ -179,6 +181,24 @@ export class ModelService {
       if (rows.length <= filter.limit) return { items, more: false };
     }
     return { items, more: true };
+  }
+
+  /**
+   * Models holding a weight file with one of these content digests (`sha256:<hex>` of the file's
+   * bytes), in the repositories `visible` lets through: what links an image that bakes weights
+   * (its insights record each file's sha256) to the model artifact with the same bytes.
+   */
+  async findByFileDigests(fileDigests: readonly string[], visible: (repositories: string[]) => Promise<string[]>): Promise<{ fileDigest: string; path: string; size: number; repository: string; digest: string; tag: string | null }[]> {
+    const rows = await this.store.findFiles(fileDigests);
+    const allowed = new Set(await visible([...new Set(rows.map((r) => r.repository))]));
+    const out = [];
+    for (const f of rows) {
+      if (!allowed.has(f.repository)) continue;
+      const model = await this.store.find(f.repository, f.digest);
+      if (!model || !(await this.stillThere(model))) continue;
+      out.push({ fileDigest: f.file_digest, path: f.path, size: f.size, repository: f.repository, digest: f.digest, tag: await this.currentTag(model) });
+    }
+    return out;
   }
 
   private async stillThere(r: ModelRow): Promise<boolean> {

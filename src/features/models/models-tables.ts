@@ -20,4 +20,12 @@ export interface ModelsTables {
     extractor_version: number;
     extracted_at: number;
   };
+  /** weight files stored raw, by content digest (sha256 of the file = the layer's digest) */
+  model_files: {
+    repository: string;
+    digest: string;
+    file_digest: string;
+    path: string;
+    size: number;
+  };
 }

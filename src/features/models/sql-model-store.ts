@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { ModelsTables } from './models-tables.js';
 
 export type ModelRow = ModelsTables['models'];
+export type ModelFileRow = ModelsTables['model_files'];
 
 export interface ModelSearch {
   architecture?: string;
@@ -28,7 +29,22 @@ export class SqlModelStore {
     this.db = db as Kysely<ModelsTables>;
   }
 
-  async save(row: ModelRow): Promise<void> {
+  /** Replaces the row and its weight files in one transaction. */
+  async save(row: ModelRow, files: Omit<ModelFileRow, 'repository' | 'digest'>[] = []): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await new SqlModelStore(tx).saveRow(row);
+      await tx.deleteFrom('model_files').where('repository', '=', row.repository).where('digest', '=', row.digest).execute();
+      if (files.length > 0) await tx.insertInto('model_files').values(files.map((f) => ({ ...f, repository: row.repository, digest: row.digest }))).execute();
+    });
+  }
+
+  /** Model weight files whose content digest is one of `fileDigests`. */
+  async findFiles(fileDigests: readonly string[]): Promise<ModelFileRow[]> {
+    if (fileDigests.length === 0) return [];
+    return this.db.selectFrom('model_files').selectAll().where('file_digest', 'in', [...fileDigests]).orderBy('repository').orderBy('digest').orderBy('path').execute();
+  }
+
+  private async saveRow(row: ModelRow): Promise<void> {
     const { repository: _r, digest: _d, tag, ...rest } = row;
     // a re-extraction without a tag keeps the tag recorded at push
     await this.db
@@ -43,6 +59,7 @@ export class SqlModelStore {
   }
 
   async delete(repository: string, digest: string): Promise<void> {
+    await this.db.deleteFrom('model_files').where('repository', '=', repository).where('digest', '=', digest).execute();
     await this.db.deleteFrom('models').where('repository', '=', repository).where('digest', '=', digest).execute();
   }
 

@@ -58,6 +58,15 @@ export const MODEL_ROUTES: readonly ApiRoute[] = [
     },
   },
   {
+    id: 'api.models.files',
+    method: 'GET',
+    url: '/api/v1/model-files',
+    summary: 'Models (in repositories the caller may pull) holding a weight file with this content digest (sha256 of the file): e.g. the model an image bakes',
+    access: () => [{ kind: 'authenticated' }],
+    query: strict({ digest: Type.String({ pattern: '^sha256:[a-f0-9]{64}$' }) }),
+    handle: async (ctx) => ({ items: await modelsOf(ctx.options).findByFileDigests([ctx.query.digest], (names) => ctx.options.gate.visible(ctx.request.principal, names)) }),
+  },
+  {
     id: 'api.models.get',
     method: 'GET',
     url: '/api/v1/models/*',
