@@ -19,7 +19,7 @@ import { buildImage, cleanImage, dirtyImage, expectedCategories, writeLayout, WE
 const skip = !have('skopeo') ? 'skopeo is not installed (bash scripts/install-test-deps.sh)' : !wharfBuilt() ? 'run npm run build first' : false;
 const PASSWORD = 'insights-admin-password-1';
 
-describe('wharf insights end to end', { skip, timeout: 300_000 }, () => {
+describe('wharf insights end to end', { skip, timeout: 900_000 }, () => {
   let reg: RegistryProcess;
   let cenv: ContainersEnv;
   let skopeo: Skopeo;
@@ -151,6 +151,28 @@ describe('wharf insights end to end', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(one.body.images.map((i: { digest: string }) => i.digest), [arm.manifestDigest]);
     const text = cli(['insights', 'ml/multi:v1']);
     assert.match(text.stdout, /\(linux\/amd64\)[\s\S]*\(linux\/arm64\)/);
+  });
+
+  test('wharf diff: layers, bytes to pull, packages and files by category between two pushed images', async () => {
+    const next = cleanImage();
+    next.layers[1]!.files = next.layers[1]!.files.map((f) => (f.name.endsWith('numpy-1.26.0.dist-info/METADATA') ? { ...f, name: f.name.replace('1.26.0', '2.0.0'), content: 'Metadata-Version: 2.1\nName: numpy\nVersion: 2.0.0\n' } : f));
+    next.layers[2]!.files.push({ name: 'app/model_card.md', content: '# card\n', category: 'application' });
+    const v2 = await buildImage(next);
+    await skopeo.copy(writeLayout(join(work, 'clean-v2'), 'v2', [v2]).ref, `docker://${reg.host}/ml/clean:v2`, ['--dest-creds', `admin:${PASSWORD}`]);
+    const r = json(['diff', 'ml/clean:v1', 'ml/clean:v2']);
+    assert.equal(r.code, 0, r.stderr);
+    const d = r.body.diff;
+    assert.deepEqual([r.body.a.digest, r.body.b.digest], [clean.manifestDigest, v2.manifestDigest]);
+    assert.deepEqual(d.layers.shared.map((l: { digest: string }) => l.digest), [clean.layers[0]!.digest]);
+    assert.equal(d.pullBytes, v2.layers[1]!.bytes.length + v2.layers[2]!.bytes.length);
+    assert.deepEqual(d.packages.upgraded, [{ type: 'pypi', name: 'numpy', from: '1.26.0', to: '2.0.0' }]);
+    assert.deepEqual([d.files.byCategory.application.added, d.files.byCategory['python-packages'].added, d.files.byCategory['python-packages'].removed], [1, 1, 1]);
+    const text = cli(['diff', 'ml/clean:v1', 'ml/clean:v2']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /layers: 1 shared, 2 only in A, 2 only in B/);
+    assert.match(text.stdout, /~ pypi numpy 1\.26\.0 -> 2\.0\.0/);
+    assert.match(text.stdout, /CATEGORY\s+ADDED\s+REMOVED\s+CHANGED/);
+    assert.equal(cli(['diff', 'ml/clean:v1', 'ml/nope:v1']).code, 1);
   });
 
   test('access is that of pulling; bad queries are clear errors; metrics count the analyses', async () => {
