@@ -289,7 +289,8 @@ export function createScan(
  */
 export function createSupplyChain(config: Config, registry: RegistryService, metadata: MetadataStore, scan: ScanService | undefined, logger?: Logger): { signing: SigningService; deployPolicy: DeployPolicyService } {
   if (!(metadata instanceof SqlMetadataStore)) throw new WharfError('INTERNAL', 'the supply-chain tables need the SQL metadata store');
-  const signing = new SigningService({ registry, attestors: new SqlAttestorStore(metadata.database) });
+  let onAttestorsChanged = (): void => undefined;
+  const signing = new SigningService({ registry, attestors: new SqlAttestorStore(metadata.database), onAttestorsChanged: () => onAttestorsChanged() });
   const hosts = [config.listen];
   if (config.http.publicUrl) hosts.push(new URL(config.http.publicUrl).host);
   const deployPolicy = new DeployPolicyService({
@@ -312,6 +313,10 @@ export function createSupplyChain(config: Config, registry: RegistryService, met
   });
   // deleting an image deletes its cosign signature and attestation tags (after the delete's commit;
   // a crash in between leaves them, and `wharf signatures` of a deleted image cannot be asked)
+  onAttestorsChanged = () => deployPolicy.invalidate();
+  // a push or delete may add or remove signatures: the policy's cached facts of that repository go
+  registry.onManifestPushed((e) => deployPolicy.invalidate(e.repository));
+  registry.onManifestDeleted((e) => deployPolicy.invalidate(e.repository));
   registry.onManifestDeleted((e) => {
     void signing.deleteSignaturesOf(e.repository, e.digest).catch((err: unknown) => logger?.error({ err, repository: e.repository, digest: e.digest }, 'deleting signatures of a deleted image failed'));
   });

@@ -62,6 +62,8 @@ export class DeployPolicyService {
   private readonly now: () => number;
   private readonly cacheMs: number;
   private cache: { at: number; byScope: Map<string, StoredPolicy> } | undefined;
+  /** signatures and scan facts per repository@digest, for cacheMs (admission decisions are hot) */
+  private readonly factCache = new Map<string, { at: number; value: Promise<Pick<ImageFacts, 'attestors' | 'attestations' | 'scan'>> }>();
 
   constructor(o: DeployPolicyServiceOptions) {
     this.db = o.database as Kysely<PolicyTables>;
@@ -69,6 +71,28 @@ export class DeployPolicyService {
     this.hosts = new Set(o.registryHosts.map((h) => h.toLowerCase()));
     this.now = o.now ?? Date.now;
     this.cacheMs = o.cacheMs ?? 5000;
+  }
+
+  /**
+   * Forgets cached facts of a repository (a push or delete there may add or remove signatures),
+   * or of everything (attestors changed, a scan finished). Other replicas see the change when
+   * their cache entry expires (cacheMs).
+   */
+  invalidate(repository?: string): void {
+    if (repository === undefined) this.factCache.clear();
+    else for (const k of this.factCache.keys()) if (k.startsWith(`${repository}@`)) this.factCache.delete(k);
+  }
+
+  private imageFacts(repository: string, digest: string): Promise<Pick<ImageFacts, 'attestors' | 'attestations' | 'scan'>> {
+    const key = `${repository}@${digest}`;
+    const now = this.now();
+    const hit = this.factCache.get(key);
+    if (hit && now - hit.at < this.cacheMs) return hit.value;
+    const value = Promise.all([this.facts.signatures(repository, digest), this.facts.scan(repository, digest)]).then(([sigs, scan]) => ({ ...sigs, ...(scan ? { scan } : {}) }));
+    if (this.factCache.size > 10_000) this.factCache.clear();
+    this.factCache.set(key, { at: now, value });
+    value.catch(() => this.factCache.delete(key));
+    return value;
   }
 
   async list(): Promise<StoredPolicy[]> {
@@ -138,8 +162,7 @@ export class DeployPolicyService {
   async pullCheck(repository: string, digest: string, tag: string | undefined, principal: string): Promise<(Decision & { breakGlass: boolean }) | undefined> {
     const stored = await this.policyFor(repository);
     if (!stored || !stored.policy.enforceAtPull) return undefined;
-    const [sigs, scan] = await Promise.all([this.facts.signatures(repository, digest), this.facts.scan(repository, digest)]);
-    const facts: ImageFacts = { image: `${repository}${tag ? `:${tag}` : ''}@${digest}`, repository, digest, ...(tag ? { tag } : {}), ...sigs, ...(scan ? { scan } : {}) };
+    const facts: ImageFacts = { image: `${repository}${tag ? `:${tag}` : ''}@${digest}`, repository, digest, ...(tag ? { tag } : {}), ...(await this.imageFacts(repository, digest)) };
     const d = evaluate(stored.policy, stored.scope, facts, this.now());
     return { ...d, breakGlass: !d.allowed && stored.policy.breakGlassPrincipals.includes(principal) };
   }
@@ -178,8 +201,7 @@ export class DeployPolicyService {
     if (!ours) return base;
     const repository = ref.path;
     const digest = ref.digest ?? (await this.facts.resolve(repository, ref.tag!));
-    const [sigs, scan] = await Promise.all([this.facts.signatures(repository, digest), this.facts.scan(repository, digest)]);
-    return { ...base, repository, digest, ...sigs, ...(scan ? { scan } : {}) };
+    return { ...base, repository, digest, ...(await this.imageFacts(repository, digest)) };
   }
 
   private async policies(fresh: boolean): Promise<Map<string, StoredPolicy>> {

@@ -73,6 +73,8 @@ export interface SigningServiceOptions {
   registry: RegistryService;
   attestors: SqlAttestorStore;
   now?: () => number;
+  /** told when an attestor is created, replaced or deleted (cached verdicts elsewhere go stale) */
+  onAttestorsChanged?: () => void;
 }
 
 export class SigningService {
@@ -80,8 +82,10 @@ export class SigningService {
   private readonly store: SqlAttestorStore;
   private readonly now: () => number;
   private cache: { at: number; list: LoadedAttestor[] } | undefined;
+  private readonly changed: () => void;
 
   constructor(o: SigningServiceOptions) {
+    this.changed = o.onAttestorsChanged ?? (() => undefined);
     this.registry = o.registry;
     this.store = o.attestors;
     this.now = o.now ?? Date.now;
@@ -102,12 +106,14 @@ export class SigningService {
     if (problems.length > 0) throw new WharfError('ATTESTOR_INVALID', `attestor invalid: ${problems.slice(0, 3).map((p) => `${p.pointer || '/'}: ${p.message}`).join('; ')}`, problems);
     const created = await this.store.put(name, doc, by, this.now());
     this.cache = undefined;
+    this.changed();
     return { attestor: await this.getAttestor(name), created };
   }
 
   async deleteAttestor(name: string): Promise<void> {
     if (!(await this.store.delete(name))) throw new WharfError('RESOURCE_UNKNOWN', `no attestor named ${name}`);
     this.cache = undefined;
+    this.changed();
   }
 
   /** The attestors, parsed; cached for 5 s (other replicas' changes show within that). */
