@@ -87,6 +87,8 @@ describe('wharf ls / cat / cp / index (built binary)', () => {
     assert.equal(r.stdout.toString(), 'etc/\nmodels/\nusr/\n');
     const l = await sh('wharf ls -l team/model:v1 /usr/bin');
     assert.match(l.stdout.toString(), /^-rwxr-xr-x\s+0\s+0\s+90000\s+2023-11-14 22:13:20\s+python3\n$/);
+    const file = await sh('wharf ls -l team/model:v1 /usr/bin/python3');
+    assert.match(file.stdout.toString(), /^-rwxr-xr-x\s+0\s+0\s+90000\s+2023-11-14 22:13:20\s+python3\n$/, 'a file is listed with its own entry');
     const json = await sh('wharf ls team/model:v1 /models --output json');
     assert.deepEqual(JSON.parse(json.stdout.toString()).entries.map((e: { size: number }) => e.size), shards.map((s) => s.length));
   });

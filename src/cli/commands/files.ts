@@ -1,5 +1,5 @@
 import { createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -77,8 +77,13 @@ export function registerFilesCommands(program: Command, io: CliIO): void {
     const r = await client.openPath(imageSegment(image), path, { platform: opts.platform });
     if (!isListing(r)) {
       await cancel(r);
-      const entry: FileEntryInfo = { name: basename(path), type: 'reg', size: r.size, mode: 0o644, uid: 0, gid: 0 };
-      print(io, opts, { kind: 'file', path, size: r.size, etag: r.etag }, () => (opts.long ? longListing([entry]) : `${path}\n`));
+      // a file: its entry as its directory lists it (mode, owner, time), as ls does
+      const parent = await client.openPath(imageSegment(image), posix.dirname(posix.join('/', path)), { platform: opts.platform });
+      const entry = isListing(parent) ? parent.entries.find((e) => e.name === posix.basename(path)) : undefined;
+      if (!isListing(parent)) await cancel(parent);
+      print(io, opts, { kind: 'file', path, size: r.size, etag: r.etag, ...(entry ? { entry } : {}) }, () =>
+        opts.long ? longListing([entry ?? { name: basename(path), type: 'reg', size: r.size, mode: 0, uid: 0, gid: 0 }]) : `${path}\n`,
+      );
       return;
     }
     print(io, opts, r, () => (opts.long ? longListing(r.entries) : r.entries.map((e) => `${e.name}${e.type === 'dir' ? '/' : ''}\n`).join('')));
