@@ -49,6 +49,9 @@ const CONTENT: [SecretKind, RegExp][] = [
   ['pypi-token', /\bpypi-AgE[A-Za-z0-9_-]{50,}/],
 ];
 
+/** One cheap pass first: most files hold none of these, and only those that do get the patterns above. */
+const PREFILTER = /PRIVATE KEY|AKIA|ASIA|aws_secret_access_key|service_account|gh[pousr]_|github_pat_|hf_|xox[baprs]-|_authToken|npm_|pypi-AgE/;
+
 /** Paths whose content is not sniffed: libraries' own test fixtures and docs would be noise. */
 const NOT_SNIFFED = /(?:^|\/)(?:site-packages|dist-packages|node_modules)\/|^usr\/share\/|^usr\/include\/|\.(?:so(?:\.[0-9.]+)?|a|o|pyc|whl|gz|zip|xz|bz2|zst|tar|png|jpe?g|gif|mo|safetensors|bin|pt|pth|ckpt|gguf|onnx|h5|msgpack)$/;
 
@@ -75,6 +78,7 @@ export class SecretSniffer {
   result(): SecretKind | undefined {
     if (!this.active || this.held === 0) return undefined;
     const text = Buffer.concat(this.parts).toString('latin1');
+    if (!PREFILTER.test(text)) return undefined;
     for (const [kind, re] of CONTENT) if (re.test(text)) return kind;
     return undefined;
   }
