@@ -83,7 +83,19 @@ function wharf(cliArgs, env) {
   return r.stdout;
 }
 
+/** One file per blob, one after another; a connection the server closed while idle is retried (the whole file, timed). */
 async function sequentialPull(server, repo, ref, out) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await sequentialPullOnce(server, repo, ref, out);
+    } catch (e) {
+      if (attempt >= 2 || e?.cause?.code !== 'UND_ERR_SOCKET') throw e;
+      console.log(`sequential: connection closed (${e.cause.message}), starting again`);
+    }
+  }
+}
+
+async function sequentialPullOnce(server, repo, ref, out) {
   const m = await (await fetch(`${server}/v2/${repo}/manifests/${ref}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json();
   mkdirSync(out, { recursive: true });
   for (const l of m.layers) {

@@ -108,7 +108,7 @@ const PARAMS = 1024 * 512 + 512 * 512 + 512 * 512 + 1024 * 512;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wharf-cli-model-'));
-  reg = await startRegistry({ credentials: ADMIN });
+  reg = await startRegistry({ credentials: ADMIN, readyTimeoutMs: 90_000 });
   host = new URL(reg.url).host;
   await ok(['login', reg.url, '-u', ADMIN.username, '--password-stdin'], `${ADMIN.password}\n`);
 });

@@ -90,6 +90,23 @@ async function sha256Of(path: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
+/** At most `n` holders at once (the ranges in flight across every file of a pull). */
+class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
 async function runPool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed: unknown;
@@ -108,7 +125,7 @@ async function runPool<T>(items: T[], concurrency: number, work: (item: T) => Pr
 }
 
 /** Downloads one file in ranges of `chunk` bytes, `parallel` at a time; resumable through `<target>.partial.json`. */
-async function pullFile(client: OciClient, repository: string, task: PullTask, chunk: number, parallel: number): Promise<'skipped' | 'pulled'> {
+async function pullFile(client: OciClient, repository: string, task: PullTask, chunk: number, parallel: number, limiter: Limiter): Promise<'skipped' | 'pulled'> {
   const { layer, target } = task;
   await mkdir(dirname(target), { recursive: true });
   if (existsSync(target) && (await stat(target)).size === layer.size && (await sha256Of(target)) === layer.digest) return 'skipped';
@@ -128,7 +145,7 @@ async function pullFile(client: OciClient, repository: string, task: PullTask, c
     await fh.truncate(layer.size);
     const ranges = Array.from({ length: Math.ceil(layer.size / chunk) }, (_, i) => i).filter((i) => !done.has(i));
     let saving = Promise.resolve();
-    await runPool(ranges, parallel, async (i) => {
+    await runPool(ranges, parallel, (i) => limiter.run(async () => {
       const start = i * chunk;
       const end = Math.min(layer.size, start + chunk) - 1;
       const res = await client.getBlob(repository, layer.digest, { start, end });
@@ -142,7 +159,7 @@ async function pullFile(client: OciClient, repository: string, task: PullTask, c
       done.add(i);
       saving = saving.then(() => writeFile(record, JSON.stringify({ digest: layer.digest, chunk, done: [...done] })));
       await saving;
-    });
+    }));
     await fh.sync();
   } finally {
     await fh.close();
@@ -274,8 +291,9 @@ export function registerModelCommands(program: Command, io: CliIO): void {
     let pulled = 0;
     let skipped = 0;
     // small files several at a time; each large one split into ranges fetched in parallel
+    const limiter = new Limiter(parallel);
     await runPool(tasks, parallel, async (t) => {
-      const r = await pullFile(client, repository, t, chunkMiB * MiB, parallel);
+      const r = await pullFile(client, repository, t, chunkMiB * MiB, parallel, limiter);
       if (r === 'pulled') pulled++;
       else skipped++;
       if (opts.output !== 'json') io.err(`${r} ${join(dir, t.layer.path ?? '')} (${formatBytes(t.layer.size)})\n`);
