@@ -256,11 +256,22 @@ for (const backend of backends) {
       assert.equal((await api('GET', '/api/v1/files/team/model:v1/etc/hostname')).headers.etag === etag, false);
     });
 
-    test('access is the pull rule: anonymous is challenged, a wrong password refused, alike for existing and missing paths', async () => {
+    test('access is the pull rule: anonymous is challenged, a user without a role refused, alike for existing and missing images and paths', async () => {
       for (const path of ['etc/hostname', 'no/such/file']) {
         const anon = await w.app.inject({ method: 'GET', url: `/api/v1/files/team/model:v1/${path}` });
         assert.equal(anon.statusCode, 401);
       }
+      // a user without a role on the repository sees the same for a real image and path as for made-up ones
+      const created = await api('POST', '/api/v1/users', { name: 'mallory', password: 'mallory-password-1' });
+      assert.equal(created.statusCode, 201, created.body);
+      const mallory = { authorization: basic('mallory', 'mallory-password-1') };
+      const seen = [];
+      for (const url of ['/api/v1/files/team/model:v1/etc/hostname', '/api/v1/files/team/model:v9/etc/hostname', '/api/v1/files/team/model:v1/no/such', '/api/v1/files/team/nothing:v1/etc/hostname']) {
+        const r = await w.app.inject({ method: 'GET', url, headers: mallory });
+        seen.push([r.statusCode, JSON.parse(r.body).errors?.[0]?.code]);
+      }
+      assert.equal(new Set(seen.map((x) => JSON.stringify(x))).size, 1, JSON.stringify(seen));
+      assert.equal(seen[0]![0], 403);
       const other = await w.app.inject({ method: 'GET', url: '/api/v1/files/team/secret:v1/etc/hostname', headers: ADMIN });
       assert.equal(other.statusCode, 404);
       assert.match(JSON.parse(other.body).errors[0].code, /^(NAME|MANIFEST)_UNKNOWN$/);
