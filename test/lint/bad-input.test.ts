@@ -85,6 +85,15 @@ test('long runs of blanks, quotes and ${ inside a line near the size limit are r
   assert.doesNotThrow(() => lintDockerfile(`FROM python:3.11\nRUN ${'"'.repeat(n / 3)}\nENV U=http://${'a'.repeat(n / 3)}:\nRUN ${'${'.repeat(n / 6)}\n`));
 });
 
+test('thousands of stages built FROM each other: the chain is followed, an ENV at its root applies to all', () => {
+  // per-stage lookups once walked the whole chain for every command (minutes at the size limit)
+  let chain = 'FROM python:3.11 AS s0\n';
+  for (let i = 0; i < 3000; i++) chain += `FROM s${i} AS s${i + 1}\nRUN pip install x${i}\n`;
+  const findings = lintDockerfile(`${chain}USER 1\n`).findings;
+  assert.equal(findings.filter((f) => f.rule === 'pip-no-cache-dir').length, 3000);
+  assert.deepEqual(lintDockerfile(chain.replace('AS s0\n', 'AS s0\nENV PIP_NO_CACHE_DIR=1\n')).findings.map((f) => f.rule), ['final-user-missing']);
+});
+
 test('JSON-looking arguments that are not JSON, and empty instructions', () => {
   assert.doesNotThrow(() => lintDockerfile('FROM python:3.11\nCMD [\nENTRYPOINT\nRUN\nENV\nARG\nUSER\nCOPY\nADD\n'));
 });

@@ -85,11 +85,18 @@ export function parseDockerfile(input: Buffer | string): DockerfileModel {
   const df = DockerfileParser.parse(text);
   const escape = df.getEscapeCharacter();
   const stages: Stage[] = [];
+  const byName = new Map<string, Stage>();
   const globalArgs: DockerInstruction[] = [];
+  let globals: Map<string, string | null> | undefined;
   for (const raw of df.getInstructions()) {
     const ins = adapt(raw, lines, escape);
     if (ins.keyword === 'FROM') {
-      stages.push(newStage(ins, stages, globalArgs));
+      // the ARGs before the first FROM are all a FROM can see
+      globals ??= new Map(globalArgs.flatMap((a) => a.properties.map((p) => [p.name, p.value] as const)));
+      const stage = newStage(ins, stages, byName, globals);
+      stages.push(stage);
+      // BuildKit refuses a repeated name; the first one is the one a FROM can mean
+      if (stage.name !== undefined && !byName.has(stage.name)) byName.set(stage.name, stage);
     } else if (stages.length === 0) {
       if (ins.keyword !== 'ARG') throw new WharfError('REQUEST_INVALID', `line ${ins.line}: ${ins.keyword} before the first FROM (only ARG may come before it)`);
       globalArgs.push(ins);
@@ -204,15 +211,15 @@ function execForm(args: string): string[] | undefined {
   return undefined;
 }
 
-function newStage(from: DockerInstruction, stages: Stage[], globalArgs: DockerInstruction[]): Stage {
+function newStage(from: DockerInstruction, stages: Stage[], byName: Map<string, Stage>, globals: Map<string, string | null>): Stage {
   const words = from.args.split(/\s+/).filter((w) => w !== '');
   const imageText = words[0] ?? '';
   const asIndex = words.findIndex((w) => w.toLowerCase() === 'as');
   const name = asIndex > 0 ? words[asIndex + 1]?.toLowerCase() : undefined;
-  const base = parseImageRef(substitute(imageText, globalArgs));
+  const base = parseImageRef(substitute(imageText, globals));
   const stage: Stage = { index: stages.length, from, base, instructions: [] };
   if (name !== undefined) stage.name = name;
-  let parent = stages.find((s) => s.name !== undefined && s.name === base.text.toLowerCase());
+  let parent = byName.get(base.text.toLowerCase());
   if (!parent && base.unresolved) {
     // FROM base-${TARGETARCH} (NVIDIA's CUDA images): a variable set per platform picks one of
     // several stages; they share their ancestry, so the first stage whose name fits stands for them
@@ -227,9 +234,7 @@ function newStage(from: DockerInstruction, stages: Stage[], globalArgs: DockerIn
 const VARIABLE = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*/;
 
 /** `${VAR}`, `${VAR:-default}` and `$VAR` from the ARGs before the first FROM (the only ones FROM sees). */
-function substitute(text: string, globalArgs: DockerInstruction[]): { text: string; unresolved: boolean } {
-  const values = new Map<string, string | null>();
-  for (const a of globalArgs) for (const p of a.properties) values.set(p.name, p.value);
+function substitute(text: string, values: Map<string, string | null>): { text: string; unresolved: boolean } {
   let unresolved = false;
   const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m: string, braced: string | undefined, def: string | undefined, bare: string | undefined) => {
     const v = values.get((braced ?? bare)!);

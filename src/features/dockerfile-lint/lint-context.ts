@@ -39,16 +39,14 @@ export class LintContext {
   /** the final stage and the stages it is built FROM: their files are the image's */
   readonly finalChain: Stage[];
   private readonly commands = new Map<DockerInstruction, RunCommand[]>();
+  private readonly envSetFrom = new Map<string, number[]>();
 
   constructor(model: DockerfileModel) {
     this.model = model;
+    // a parent is always an earlier stage, so the walk ends
     const chain: Stage[] = [];
-    let s: Stage | undefined = model.stages[model.stages.length - 1];
-    while (s !== undefined && !chain.includes(s)) {
-      chain.unshift(s);
-      s = s.parent === undefined ? undefined : model.stages[s.parent];
-    }
-    this.finalChain = chain;
+    for (let s: Stage | undefined = model.stages[model.stages.length - 1]; s !== undefined; s = s.parent === undefined ? undefined : model.stages[s.parent]) chain.push(s);
+    this.finalChain = chain.reverse();
   }
 
   get finalStage(): Stage {
@@ -88,11 +86,19 @@ export class LintContext {
         const cmds = viaShell ? shellCommands(words[2]!) : [{ words, env: new Map<string, string>(), scriptLine: 0 }];
         for (const cmd of cmds) out.push({ cmd, line: ins.line });
       } else {
+        const text = ins.source.join('\n');
+        const starts = [0];
+        for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+        // a program not found from some offset is not found from any later one: search once
+        const missing = new Map<string, number>();
         let from = 0;
         for (const cmd of shellCommands(ins.args)) {
-          const at = locate(ins, cmd, from);
-          out.push({ cmd, line: lineAt(ins, at) });
-          if (at >= from && cmd.words[0] !== undefined) from = at + cmd.words[0].length;
+          const prog = cmd.words[0] ?? '';
+          const gone = missing.get(prog);
+          const at = gone !== undefined && gone <= from ? -1 : locate(text, prog, from);
+          if (at < 0 && gone === undefined) missing.set(prog, from);
+          if (at >= 0) from = at + prog.length;
+          out.push({ cmd, line: ins.line + lineIndex(starts, at >= 0 ? at : from) });
         }
         // `RUN <<EOF` (or `RUN bash <<EOF`) hands the body to a shell; `RUN python3 <<EOF` does not
         const head = shellCommands(ins.args.replace(/<<-?\s*["']?\w+["']?/g, ''));
@@ -106,41 +112,48 @@ export class LintContext {
 
   /** ENV or ARG `name` with a non-empty value, set in `stage` before `line` or in a stage it is built FROM */
   envSetBefore(stage: Stage, line: number, name: string): boolean {
-    let s: Stage | undefined = stage;
-    let limit = line;
-    const seen = new Set<Stage>();
-    while (s !== undefined && !seen.has(s)) {
-      seen.add(s);
-      for (const ins of s.instructions) {
-        if (ins.line >= limit) break;
-        if ((ins.keyword === 'ENV' || ins.keyword === 'ARG') && ins.properties.some((p) => p.name === name && p.value !== null && p.value !== '')) return true;
+    let table = this.envSetFrom.get(name);
+    if (!table) {
+      // per stage (parents come first): the line from which `name` is set; -Infinity when inherited
+      table = [];
+      for (const s of this.model.stages) {
+        let from = s.parent !== undefined && table[s.parent]! < Number.POSITIVE_INFINITY ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+        if (from === Number.POSITIVE_INFINITY) {
+          const ins = s.instructions.find((i) => (i.keyword === 'ENV' || i.keyword === 'ARG') && i.properties.some((p) => p.name === name && p.value !== null && p.value !== ''));
+          if (ins) from = ins.line;
+        }
+        table.push(from);
       }
-      s = s.parent === undefined ? undefined : this.model.stages[s.parent];
-      limit = Number.POSITIVE_INFINITY;
+      this.envSetFrom.set(name, table);
     }
-    return false;
+    return table[stage.index]! < line;
   }
 }
 
 /**
  * Where a command starts inside a multi-line RUN, as a character offset into its source lines
- * joined by newlines: the next occurrence of its program as a whole word at or after `from`.
+ * joined by newlines: the next occurrence of its program as a whole word at or after `from`
+ * (-1 when there is none, e.g. a program spelled through a variable).
  * Commands come in order, so each search goes on after the previous command's program.
  */
-function locate(ins: DockerInstruction, cmd: ShellCommand, from: number): number {
-  const prog = cmd.words[0];
-  if (prog === undefined) return from;
+function locate(text: string, prog: string, from: number): number {
+  if (prog === '') return from;
   const word = new RegExp(`(?:^|[\\s;&|(\`"'])(${prog.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')})(?=$|[\\s;&|)"'])`, 'gm');
   word.lastIndex = from;
-  const m = word.exec(ins.source.join('\n'));
-  return m ? m.index + m[0].length - m[1]!.length : from;
+  const m = word.exec(text);
+  return m ? m.index + m[0].length - m[1]!.length : -1;
 }
 
-function lineAt(ins: DockerInstruction, offset: number): number {
-  let line = ins.line;
-  const text = ins.source.join('\n');
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
-  return line;
+/** the index of the line holding `offset`, from the offsets where lines start */
+function lineIndex(starts: number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /** A `RUN --mount=type=cache` whose target passes `accept` (the cached files stay out of the layer). */

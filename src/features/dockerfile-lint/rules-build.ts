@@ -55,7 +55,8 @@ export const pipNoCacheDir: LintRule = {
     const pipCacheMount = (t: string) => /(^|\/)\.cache(\/pip)?\/?$/.test(t) || /pip/.test(t);
     // pip's own configuration written earlier in the image turns the cache off too: a pip.conf
     // from a heredoc with `no-cache-dir = ...`, or `pip config set global.no-cache-dir ...`
-    const confLine = Math.min(...ctx.finalInstructions().filter(({ ins }) => ins.heredocs.some((h) => /^\s*no-cache-dir\s*=/m.test(h.body))).map(({ ins }) => ins.endLine));
+    const conf = ctx.finalInstructions().find(({ ins }) => ins.heredocs.some((h) => /^[ \t]*no-cache-dir[ \t]*=/m.test(h.body)));
+    const confLine = conf ? conf.ins.endLine : Number.POSITIVE_INFINITY;
     let configured = false;
     const out: LintFinding[] = [];
     for (const { cmd, stage, ins, line } of ctx.finalRunCommands()) {
