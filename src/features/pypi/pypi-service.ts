@@ -6,7 +6,7 @@
  * pypi_files row (SqlPypiStore) is what makes them a file of the index.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../../domain/digest.js';
 import { WharfError, isWharfError } from '../../errors/wharf-error.js';
 import type { RegistryService } from '../../registry/registry-service.js';
@@ -63,6 +63,7 @@ export interface StagedUpload {
   filename: string;
   parsed: DistributionFilename;
   uploadId: string;
+  /** set by receive(): counts the bytes and keeps a wheel's tail */
   tail?: TailKeeper;
   hash?: ReturnType<typeof createHash>;
   size: number;
@@ -120,7 +121,6 @@ export class PypiService {
       filename,
       parsed,
       uploadId: upload.id,
-      tail: parsed.kind === 'bdist_wheel' ? new TailKeeper(DEFAULT_TAIL_BYTES) : undefined,
       hash: clientDigest !== undefined && /^[0-9a-f]{64}$/.test(clientDigest) ? undefined : createHash('sha256'),
       size: 0,
       received: false,
@@ -130,30 +130,20 @@ export class PypiService {
   /** Streams the file's bytes into the upload; BODY_TOO_LARGE past maxUploadBytes. */
   async receive(staged: StagedUpload, body: Readable): Promise<void> {
     const max = this.o.maxUploadBytes;
-    const hash = staged.hash;
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-        size += chunk.length;
-        if (size > max) {
-          done(new WharfError('BODY_TOO_LARGE', `the file is larger than the upload limit of ${max} bytes (pypi.maxUploadBytes)`));
-          return;
-        }
-        hash?.update(chunk);
-        done(null, chunk);
-      },
-    });
-    const piped: Readable = staged.tail ? body.pipe(meter).pipe(staged.tail) : body.pipe(meter);
-    // an error of any stage ends the append (the store sees the stream fail)
-    for (const s of staged.tail ? [body, meter] : [body]) s.on('error', (err) => piped.destroy(err));
+    const tooLarge = (): WharfError => new WharfError('BODY_TOO_LARGE', `the file is larger than the upload limit of ${max} bytes (pypi.maxUploadBytes)`);
+    // one stage counts, hashes (when the client gave no digest first) and keeps a wheel's tail
+    const meter = new TailKeeper(staged.parsed.kind === 'bdist_wheel' ? DEFAULT_TAIL_BYTES : 0, { maxBytes: max, tooLarge }, staged.hash);
+    staged.tail = meter;
+    const piped: Readable = body.pipe(meter);
+    // an error of the source ends the append (the store sees the stream fail)
+    body.on('error', (err) => piped.destroy(err));
     try {
       await this.o.registry.appendUpload(staged.repository, staged.uploadId, piped);
     } catch (e) {
-      // the meter's limit, not the store's view of it
-      if (size > max) throw new WharfError('BODY_TOO_LARGE', `the file is larger than the upload limit of ${max} bytes (pypi.maxUploadBytes)`);
+      if (meter.total > max) throw tooLarge(); // the meter's limit, not the store's view of it
       throw e;
     }
-    staged.size = size;
+    staged.size = meter.total;
     staged.received = true;
   }
 

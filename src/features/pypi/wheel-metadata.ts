@@ -16,28 +16,43 @@ const MAX_ENTRIES = 500_000;
 /** Why a wheel's metadata could not be read (the upload is refused with this message). */
 export class WheelMetadataError extends Error {}
 
-/** Passes bytes through unchanged, keeping the last `maxBytes` of them (as references, not copies). */
+/**
+ * Passes bytes through unchanged in one stage: counts them (failing with `tooLarge()` past
+ * `maxBytes`), feeds `hash` when given, and keeps the last `tailBytes` of them (references to the
+ * chunks, not copies; 0 keeps nothing).
+ */
 export class TailKeeper extends Transform {
   private chunks: Buffer[] = [];
   private kept = 0;
   total = 0;
 
-  constructor(private readonly maxBytes: number = DEFAULT_TAIL_BYTES) {
+  constructor(
+    private readonly tailBytes: number = DEFAULT_TAIL_BYTES,
+    private readonly limit: { maxBytes: number; tooLarge(): Error } = { maxBytes: Number.MAX_SAFE_INTEGER, tooLarge: () => new Error('too large') },
+    private readonly hash?: { update(chunk: Buffer): unknown },
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.total += chunk.length;
-    this.chunks.push(chunk);
-    this.kept += chunk.length;
-    while (this.chunks.length > 1 && this.kept - this.chunks[0]!.length >= this.maxBytes) this.kept -= this.chunks.shift()!.length;
+    if (this.total > this.limit.maxBytes) {
+      done(this.limit.tooLarge());
+      return;
+    }
+    this.hash?.update(chunk);
+    if (this.tailBytes > 0) {
+      this.chunks.push(chunk);
+      this.kept += chunk.length;
+      while (this.chunks.length > 1 && this.kept - this.chunks[0]!.length >= this.tailBytes) this.kept -= this.chunks.shift()!.length;
+    }
     done(null, chunk);
   }
 
   /** The kept bytes and the offset of their first byte in the whole stream. */
   tail(): { bytes: Buffer; start: number } {
     const bytes = Buffer.concat(this.chunks);
-    const trimmed = bytes.length > this.maxBytes ? bytes.subarray(bytes.length - this.maxBytes) : bytes;
+    const trimmed = bytes.length > this.tailBytes ? bytes.subarray(bytes.length - this.tailBytes) : bytes;
     this.chunks = [trimmed];
     this.kept = trimmed.length;
     return { bytes: trimmed, start: this.total - trimmed.length };
