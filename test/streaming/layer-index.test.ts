@@ -219,3 +219,36 @@ test('a failed build closes the layer stream it was reading (no descriptor left 
     assert.ok(destroyed, 'the source was destroyed');
   }
 });
+
+test('a large zTOC is opened by range: head, file table, the headers a search visits and one window per read', async () => {
+  const { openLayerIndex } = await import('../../src/features/streaming/ztoc-loader.js');
+  const entries: Entry[] = [];
+  for (let i = 0; i < 24; i += 1) entries.push({ name: `w/part-${i}.bin`, content: mixedContent(400_000 + i, 200 + i) });
+  const tar = await tarOf(entries);
+  const blob = gzipCli(tar, 6);
+  const ztoc = await buildLayerIndex(chunked(blob), { spanSize: SPAN });
+  const bytes = Buffer.from(encodeZtoc(ztoc));
+  assert.ok(bytes.length > 2 * 1024 * 1024, `a zTOC of ${bytes.length} bytes`);
+  let fetched = 0;
+  const read = async (start: number, end: number) => {
+    assert.ok(start >= 0 && end < bytes.length && end >= start, `range ${start}-${end}`);
+    fetched += end - start + 1;
+    return bytes.subarray(start, end + 1);
+  };
+  const index = await openLayerIndex(read, bytes.length);
+  const opened = fetched;
+  assert.ok(opened < bytes.length / 4, `opening read ${opened} of ${bytes.length} bytes`);
+  const e = index.ztoc.entries.find((x) => x.name === 'w/part-13.bin')!;
+  const got = await collect(index.read(memoryRange(blob).open, e.offset, e.size));
+  assert.ok(got.equals(mixedContent(400_013, 213)));
+  assert.ok(fetched - opened < 5 * 32 * 1024, `one read fetched ${fetched - opened} bytes of windows and headers`);
+  for (const x of index.ztoc.entries) {
+    if (x.type !== 'reg') continue;
+    const part = Number(x.name.slice(7, -4));
+    assert.ok((await collect(index.read(memoryRange(blob).open, x.offset, x.size))).equals(mixedContent(400_000 + part, 200 + part)), x.name);
+  }
+  // damaged in the head: read whole, and refused as before
+  const damaged = Buffer.from(bytes);
+  damaged.fill(0xff, 0, 64);
+  await assert.rejects(openLayerIndex(async (s: number, t: number) => damaged.subarray(s, t + 1), damaged.length), (err: Error & { code?: string }) => err.code === 'LAYER_INVALID');
+});

@@ -21,27 +21,64 @@ export type OpenRange = (range: { start: number; end: number }) => Promise<Reada
  * boundary for Node's own zlib does not work: stored blocks align to the original stream's bytes.)
  * Only the wanted bytes are produced past the skip; the source is closed as soon as they are.
  */
+/** A checkpoint's position (its window is fetched separately: see PointSource). */
+export interface PointHeader {
+  in: number;
+  out: number;
+  bits: number;
+}
+
+/**
+ * The gzip checkpoints of a zTOC: all decoded (EagerPoints), or read by range when needed
+ * (ztoc-loader.ts), so the first read of a large layer does not load every 32 KiB window.
+ */
+export interface PointSource {
+  readonly count: number;
+  header(k: number): Promise<PointHeader>;
+  window(k: number): Promise<Uint8Array>;
+  /** bytes held in memory */
+  readonly footprint: number;
+}
+
+export class EagerPoints implements PointSource {
+  constructor(private readonly points: GzipCheckpoint[]) {}
+  get count(): number {
+    return this.points.length;
+  }
+  get footprint(): number {
+    return this.points.length * (32768 + 24);
+  }
+  async header(k: number): Promise<PointHeader> {
+    return this.points[k]!;
+  }
+  async window(k: number): Promise<Uint8Array> {
+    return this.points[k]!.window;
+  }
+}
+
 export class LayerIndex {
   readonly ztoc: Ztoc;
-  private readonly points: GzipCheckpoint[];
+  private readonly points: PointSource | undefined;
   private readonly size: number;
+  private readonly bytes: number;
 
-  constructor(bytes: Uint8Array) {
+  /** `points`: the checkpoints when they are read lazily (bytes then holds no windows). */
+  constructor(bytes: Uint8Array, points?: PointSource) {
     this.ztoc = decodeZtoc(bytes);
     this.size = this.ztoc.compressedArchiveSize;
+    this.bytes = points ? 0 : bytes.length;
     if (this.ztoc.algorithm === 'gzip') {
-      this.points = decodeGzipZinfo(this.ztoc.checkpoints, this.size).checkpoints;
-      if (this.points.length !== this.ztoc.maxSpanId + 1) throw new WharfError('LAYER_INVALID', 'the zTOC is corrupt: max_span_id does not match its checkpoints');
+      this.points = points ?? new EagerPoints(decodeGzipZinfo(this.ztoc.checkpoints, this.size).checkpoints);
+      if (this.points.count !== this.ztoc.maxSpanId + 1) throw new WharfError('LAYER_INVALID', 'the zTOC is corrupt: max_span_id does not match its checkpoints');
     } else {
       const tar = decodeTarZinfo(this.ztoc.checkpoints);
       if (tar.size !== this.size) throw new WharfError('LAYER_INVALID', 'the zTOC is corrupt: its tar size does not match');
-      this.points = [];
     }
   }
 
   /** bytes this index keeps in memory (for a cache's accounting) */
   get footprint(): number {
-    return this.ztoc.checkpoints.length + this.ztoc.entries.length * 200;
+    return this.bytes + (this.points?.footprint ?? 0) + this.ztoc.entries.length * 200;
   }
 
   /** The uncompressed bytes [start, start + length) of the layer, streamed. */
@@ -54,32 +91,48 @@ export class LayerIndex {
   }
 
   /** index of the last checkpoint whose uncompressed offset is <= offset */
-  pointAt(offset: number): number {
+  async pointAt(offset: number): Promise<number> {
+    const points = this.points!;
     let lo = 0;
-    let hi = this.points.length - 1;
+    let hi = points.count - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.points[mid]!.out <= offset) lo = mid;
+      if ((await points.header(mid)).out <= offset) lo = mid;
       else hi = mid - 1;
     }
     return lo;
   }
 
+  /** index of the first checkpoint after `from` whose uncompressed offset is >= offset (count when none) */
+  private async pointFrom(from: number, offset: number): Promise<number> {
+    const points = this.points!;
+    let lo = from;
+    let hi = points.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((await points.header(mid)).out >= offset) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   private async *readGzip(open: OpenRange, start: number, length: number): AsyncGenerator<Buffer> {
-    const i = this.pointAt(start);
-    const point = this.points[i]!;
+    const points = this.points!;
+    const i = await this.pointAt(start);
+    const point = await points.header(i);
+    const window = await points.window(i);
     const endOffset = start + length;
-    let j = i + 1;
-    while (j < this.points.length && this.points[j]!.out < endOffset) j += 1;
+    const j = await this.pointFrom(i + 1, endOffset);
     const from = point.in - (point.bits > 0 ? 1 : 0);
     // up to the next point's first full byte: every bit of the blocks before it
-    const to = j < this.points.length ? this.points[j]!.in - 1 : this.size - 1;
+    const to = j < points.count ? (await points.header(j)).in - 1 : this.size - 1;
+    if (to < from) throw new WharfError('LAYER_INVALID', 'the zTOC is corrupt: checkpoints out of order');
     const source = await open({ start: from, end: to });
     if (point.bits === 0) {
-      yield* nativeFrom(source, point.window, start - point.out, length);
+      yield* nativeFrom(source, window, start - point.out, length);
       return;
     }
-    const z = createRawInflateAt(0, 0, point.window);
+    const z = createRawInflateAt(0, 0, window);
     const strm = z.strm;
     let skip = start - point.out;
     let want = length;

@@ -7,7 +7,8 @@ import type { Reference } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { RegistryService } from '../../registry/registry-service.js';
 import { buildLayerIndex, DEFAULT_SPAN_SIZE, type LayerIndexLimits } from './layer-indexer.js';
-import { LayerIndex } from './layer-reader.js';
+import type { LayerIndex } from './layer-reader.js';
+import { openLayerIndex } from './ztoc-loader.js';
 import { MergedTree, type FsNode } from './merged-tree.js';
 import type { LayerIndexRecord, SqlStreamingStore } from './sql-streaming-store.js';
 import { encodeZtoc } from './ztoc.js';
@@ -377,14 +378,18 @@ export class StreamingService {
       return hit;
     }
     if (size > MAX_ZTOC_BYTES) throw new WharfError('LAYER_INVALID', `the zTOC ${digest} is larger than ${MAX_ZTOC_BYTES} bytes`);
-    const parts: Buffer[] = [];
-    let got = 0;
-    for await (const c of await this.registry.openBlob(repository, digest)) {
-      got += (c as Buffer).length;
-      if (got > MAX_ZTOC_BYTES) throw new WharfError('LAYER_INVALID', `the zTOC ${digest} is larger than ${MAX_ZTOC_BYTES} bytes`);
-      parts.push(c as Buffer);
-    }
-    const index = new LayerIndex(Buffer.concat(parts, got));
+    const read = async (start: number, end: number): Promise<Buffer> => {
+      const parts: Buffer[] = [];
+      let got = 0;
+      for await (const c of await this.registry.openBlob(repository, digest, { start, end })) {
+        got += (c as Buffer).length;
+        if (got > end - start + 1) throw new WharfError('LAYER_INVALID', `the zTOC ${digest} answered more than the range asked`);
+        parts.push(c as Buffer);
+      }
+      if (got !== end - start + 1) throw new WharfError('LAYER_INVALID', `the zTOC ${digest} is shorter than recorded`);
+      return Buffer.concat(parts, got);
+    };
+    const index = await openLayerIndex(read, size);
     this.zcache.set(digest, index);
     this.zcacheBytes += index.footprint;
     for (const [k, v] of this.zcache) {
