@@ -67,7 +67,7 @@ for (let i = 0; ; i++) {
   try {
     if ((await fetch(`${base}/healthz`)).ok) break;
   } catch {}
-  if (i > 100) throw new Error('wharf did not start');
+  if (i > 300) throw new Error('wharf did not start');
   await new Promise((r) => setTimeout(r, 200));
 }
 

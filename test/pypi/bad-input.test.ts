@@ -171,6 +171,10 @@ describe('PyPI bad input and index details', { skip, timeout: 300_000 }, () => {
     const html = await get('/pypi/ml/pylibs/simple/ml-utils/');
     assert.equal(html.headers.get('content-type'), 'text/html; charset=utf-8');
     const page = await html.text();
+    // a page is reused while its project is unchanged: its ETag revalidates to 304
+    const pageTag = html.headers.get('etag')!;
+    assert.match(pageTag, /^"g\d+-html"$/);
+    assert.equal((await get('/pypi/ml/pylibs/simple/ml-utils/', { 'if-none-match': pageTag })).status, 304);
     assert.match(page, /data-requires-python="&lt;4,&gt;=3\.8"/);
     assert.ok(page.includes(`#sha256=${sha(wheel)}`));
     const json = await get('/pypi/ml/pylibs/simple/ml-utils/', { accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01' });

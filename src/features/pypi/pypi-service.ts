@@ -268,6 +268,15 @@ export class PypiService {
     return { displayName: files[files.length - 1]!.displayName, files, versions };
   }
 
+  /**
+   * The project's generation, bumped in the transaction of every upload, yank and delete of its
+   * files (on any replica): a page rendered at generation g is current while this is g. 0 = not
+   * known (render afresh). No format check: only a pypi repository has files.
+   */
+  async projectGeneration(repository: string, project: string): Promise<number> {
+    return this.o.store.projectGeneration(repository, project);
+  }
+
   async file(repository: string, filename: string): Promise<PypiFileRecord> {
     await this.checkRepository(repository);
     const f = await this.o.store.findFile(repository, filename);

@@ -2,7 +2,7 @@
  * The PyPI feature's table (pypi_files, migration 0030_pypi) over the metadata DB's connection.
  * A row names a blob its repository links; the bytes live in the blob store like any layer.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { dbErrorKind } from '../../storage/metadata/db-errors.js';
 import type { PypiFilesTable } from '../../storage/metadata/pypi-schema.js';
 import type { Database } from '../../storage/metadata/schema.js';
@@ -77,34 +77,49 @@ export class SqlPypiStore {
 
   /** false when a file of that name is already in the repository (nothing changed). */
   async insertFile(repository: string, file: NewPypiFile): Promise<boolean> {
-    const repo = await this.db.selectFrom('repositories').select('id').where('name', '=', repository).executeTakeFirst();
-    if (!repo) return false;
     try {
-      await this.db
-        .insertInto('pypi_files')
-        .values({
-          repository_id: repo.id,
-          project: file.project,
-          display_name: file.displayName,
-          version: file.version,
-          filename: file.filename,
-          packagetype: file.packagetype,
-          digest: file.digest,
-          size: file.size,
-          requires_python: file.requiresPython,
-          summary: file.summary,
-          metadata: file.metadata,
-          metadata_sha256: file.metadataSha256,
-          yanked_reason: null,
-          uploaded_by: file.uploadedBy,
-          uploaded_at: file.uploadedAt,
-        })
-        .execute();
-      return true;
+      return await this.db.transaction().execute(async (trx) => {
+        const repo = await trx.selectFrom('repositories').select('id').where('name', '=', repository).executeTakeFirst();
+        if (!repo) return false;
+        await trx
+          .insertInto('pypi_files')
+          .values({
+            repository_id: repo.id,
+            project: file.project,
+            display_name: file.displayName,
+            version: file.version,
+            filename: file.filename,
+            packagetype: file.packagetype,
+            digest: file.digest,
+            size: file.size,
+            requires_python: file.requiresPython,
+            summary: file.summary,
+            metadata: file.metadata,
+            metadata_sha256: file.metadataSha256,
+            yanked_reason: null,
+            uploaded_by: file.uploadedBy,
+            uploaded_at: file.uploadedAt,
+          })
+          .execute();
+        await bump(trx, repo.id, file.project);
+        return true;
+      });
     } catch (e) {
       if (dbErrorKind(e) === 'unique') return false;
       throw e;
     }
+  }
+
+  /** The project's generation (pypi_projects), bumped by every change of its files; 0 when it has none recorded. */
+  async projectGeneration(repository: string, project: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('pypi_projects as p')
+      .innerJoin('repositories as r', 'r.id', 'p.repository_id')
+      .select('p.generation')
+      .where('r.name', '=', repository)
+      .where('p.project', '=', project)
+      .executeTakeFirst();
+    return row ? Number(row.generation) : 0;
   }
 
   async findFile(repository: string, filename: string): Promise<PypiFileRecord | undefined> {
@@ -135,16 +150,38 @@ export class SqlPypiStore {
 
   /** Sets (reason: string) or clears (null) the yank of every file of a version; the count changed. */
   async setYanked(repository: string, project: string, version: string, reason: string | null): Promise<number> {
-    const ids = this.files(repository).select('f.id').where('f.project', '=', project).where('f.version', '=', version);
-    const r = await this.db.updateTable('pypi_files').set({ yanked_reason: reason }).where('id', 'in', ids).executeTakeFirst();
-    return Number(r.numUpdatedRows);
+    return this.changeFiles(repository, project, async (trx, repoId) => {
+      const r = await trx.updateTable('pypi_files').set({ yanked_reason: reason }).where('repository_id', '=', repoId).where('project', '=', project).where('version', '=', version).executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    });
   }
 
   /** Deletes the files of a project (or of one version); their blob links stay until GC finds them unreferenced. */
   async deleteFiles(repository: string, project: string, version?: string): Promise<number> {
-    let ids = this.files(repository).select('f.id').where('f.project', '=', project);
-    if (version !== undefined) ids = ids.where('f.version', '=', version);
-    const r = await this.db.deleteFrom('pypi_files').where('id', 'in', ids).executeTakeFirst();
-    return Number(r.numDeletedRows);
+    return this.changeFiles(repository, project, async (trx, repoId) => {
+      let q = trx.deleteFrom('pypi_files').where('repository_id', '=', repoId).where('project', '=', project);
+      if (version !== undefined) q = q.where('version', '=', version);
+      return Number((await q.executeTakeFirst()).numDeletedRows);
+    });
   }
+
+  /** Runs `change` and bumps the project's generation in one transaction when it changed rows. */
+  private async changeFiles(repository: string, project: string, change: (trx: Transaction<Database>, repoId: number) => Promise<number>): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const repo = await trx.selectFrom('repositories').select('id').where('name', '=', repository).executeTakeFirst();
+      if (!repo) return 0;
+      const n = await change(trx, repo.id);
+      if (n > 0) await bump(trx, repo.id, project);
+      return n;
+    });
+  }
+}
+
+/** generation + 1 (or 1) for the project, in the caller's transaction */
+async function bump(trx: Transaction<Database>, repositoryId: number, project: string): Promise<void> {
+  await trx
+    .insertInto('pypi_projects')
+    .values({ repository_id: repositoryId, project, generation: 1 })
+    .onConflict((oc) => oc.columns(['repository_id', 'project']).doUpdateSet((eb) => ({ generation: eb('pypi_projects.generation', '+', 1) })))
+    .execute();
 }

@@ -68,8 +68,13 @@ function reasonPhrase(message: string): string {
   return message.replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
 }
 
+/** Rendered project pages by repository, project and representation, valid while the project's generation is theirs. */
+type PageCache = Map<string, { generation: number; body: string }>;
+const PAGE_CACHE_ENTRIES = 128;
+
 export async function pypiPlugin(app: FastifyInstance, options: PypiPluginOptions): Promise<void> {
   const { gate, pypi } = options;
+  const pages: PageCache = new Map();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
@@ -107,10 +112,7 @@ export async function pypiPlugin(app: FastifyInstance, options: PypiPluginOption
           case 'pypi.project': {
             const normalized = normalizeProjectName(m.project);
             if (normalized !== m.project || !m.slash) return redirect(reply, `${path.slice(0, path.lastIndexOf('/simple/'))}/simple/${encodeURIComponent(normalized)}/`);
-            return await sendPage(request, reply, async (type) => {
-              const { displayName, files, versions } = await pypi.projectFiles(m.repository, normalized);
-              return renderProject(type, displayName, files, versions);
-            });
+            return await sendProjectPage(request, reply, pypi, pages, m.repository, normalized);
           }
           case 'pypi.file':
             return await sendFile(request, reply, pypi, m.repository, m.sha256, m.filename);
@@ -137,6 +139,37 @@ async function sendPage(request: FastifyRequest, reply: FastifyReply, render: (t
     .header('vary', 'Accept')
     .header('cache-control', 'max-age=0, must-revalidate');
   await reply.send(request.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * A project page, reused while the project's generation (one indexed row, bumped by every upload,
+ * yank and delete on any replica) is the one it was rendered at; its ETag is that generation.
+ */
+async function sendProjectPage(request: FastifyRequest, reply: FastifyReply, pypi: PypiService, pages: PageCache, repository: string, project: string): Promise<void> {
+  const type = negotiate(request.headers.accept);
+  const key = `${repository}\0${project}\0${type}`;
+  // read before the files: a change in between leaves the page older than its generation says, never newer
+  const generation = await pypi.projectGeneration(repository, project);
+  let page = generation > 0 ? pages.get(key) : undefined;
+  if (page === undefined || page.generation !== generation) {
+    const { displayName, files, versions } = await pypi.projectFiles(repository, project);
+    page = { generation, body: renderProject(type, displayName, files, versions) };
+    if (generation > 0) {
+      pages.delete(key);
+      pages.set(key, page);
+      if (pages.size > PAGE_CACHE_ENTRIES) pages.delete(pages.keys().next().value!);
+    }
+  }
+  reply
+    .header('content-type', type === SIMPLE_JSON ? type : `${type}; charset=utf-8`)
+    .header('vary', 'Accept')
+    .header('cache-control', 'max-age=0, must-revalidate');
+  if (generation > 0) {
+    const etag = `"g${generation}-${type === SIMPLE_JSON ? 'json' : 'html'}"`;
+    reply.header('etag', etag);
+    if (request.headers['if-none-match'] === etag) return void (await reply.code(304).send());
+  }
+  await reply.code(200).send(request.method === 'HEAD' ? undefined : page.body);
 }
 
 async function sendFile(request: FastifyRequest, reply: FastifyReply, pypi: PypiService, repository: string, sha256: string, filename: string): Promise<void> {

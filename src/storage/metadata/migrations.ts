@@ -5,7 +5,7 @@ import { jobsMigration } from './jobs-migration.js';
 import { lifecycleMigration } from './lifecycle-migration.js';
 import { streamingMigration } from './streaming-migration.js';
 import { insightsMigration } from './insights-migration.js';
-import { pypiMigration } from './pypi-migration.js';
+import { pypiMigration, pypiProjectsMigration } from './pypi-migration.js';
 import { supplyChainMigration } from './supply-chain-migration.js';
 import { modelsMigration } from './models-migration.js';
 
@@ -168,6 +168,7 @@ export class WharfMigrationProvider implements MigrationProvider {
       '0050_streaming': streamingMigration(this.dialect),
       '0040_insights': insightsMigration(this.dialect),
       '0030_pypi': pypiMigration(this.dialect),
+      '0031_pypi_projects': pypiProjectsMigration(this.dialect),
       '0050_supply_chain': supplyChainMigration(this.dialect),
       '0060_models': modelsMigration(this.dialect),
     };

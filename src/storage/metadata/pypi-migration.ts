@@ -41,3 +41,25 @@ export function pypiMigration(dialect: SqlDialectName): Migration {
     },
   };
 }
+
+/**
+ * Migration 0031_pypi_projects: a generation per (repository, project), bumped in the same
+ * transaction as every upload, yank and delete of the project's files, so a rendered index page
+ * can be reused while its generation is unchanged — on any replica (the check is one indexed row).
+ */
+export function pypiProjectsMigration(dialect: SqlDialectName): Migration {
+  const pg = dialect === 'postgres';
+  const bigint = pg ? ('bigint' as const) : ('integer' as const);
+  const text = pg ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('pypi_projects')
+        .addColumn('repository_id', bigint, (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('project', text, (c) => c.notNull())
+        .addColumn('generation', bigint, (c) => c.notNull())
+        .addPrimaryKeyConstraint('pypi_projects_pk', ['repository_id', 'project'])
+        .execute();
+    },
+  };
+}

@@ -28,6 +28,14 @@ export interface PypiFilesTable {
   uploaded_at: number;
 }
 
+/** migration 0031: bumped with every change of a project's files (index page reuse) */
+export interface PypiProjectsTable {
+  repository_id: number;
+  project: string;
+  generation: number;
+}
+
 export interface PypiTables {
   pypi_files: PypiFilesTable;
+  pypi_projects: PypiProjectsTable;
 }
