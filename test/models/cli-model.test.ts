@@ -18,7 +18,9 @@ import { WHARF_MAIN, startRegistry, type RegistryProcess } from '../support/regi
 import { makeContainersEnv, type ContainersEnv } from '../support/containers-env.js';
 import { Skopeo } from '../support/skopeo.js';
 import { have } from '../support/exec.js';
-import { safetensorsFile, sha256 } from './support.js';
+import { modelkitManifest, safetensorsFile, sha256 } from './support.js';
+import { makeTar } from '../support/oci-layout.js';
+import { gzipSync } from 'node:zlib';
 
 const ADMIN = { username: 'admin', password: 'admin-password-1' };
 let reg: RegistryProcess;
@@ -225,6 +227,20 @@ describe('wharf model push / inspect / pull / list through the built binary', ()
     } finally {
       rmSync(bobHome, { recursive: true, force: true });
     }
+  });
+
+  test('a KitOps ModelKit (tar layers, as kit writes them) pulls into the directory, digests checked', async () => {
+    const client = new OciClient({ server: reg.url, ...ADMIN });
+    const modelTar = makeTar([{ name: 'model/' }, { name: 'model/model.safetensors', content: shard1.file }]);
+    const docsTar = gzipSync(makeTar([{ name: 'README.md', content: Buffer.from('# kit\n') }]));
+    const kitfile = Buffer.from(JSON.stringify({ manifestVersion: '1.0.0', package: { name: 'kit' }, model: { path: 'model' }, docs: [{ path: 'README.md' }] }));
+    for (const b of [modelTar, docsTar, kitfile]) await client.pushBlob('kit/tiny', sha256(b), () => Readable.from([b]));
+    await client.putManifest('kit/tiny', 'v1', modelkitManifest(kitfile, [{ mediaType: 'application/vnd.kitops.modelkit.model.v1.tar', bytes: modelTar }, { mediaType: 'application/vnd.kitops.modelkit.docs.v1.tar+gzip', bytes: docsTar }]), 'application/vnd.oci.image.manifest.v1+json');
+    const out = join(dir, 'kit-out');
+    const r = JSON.parse((await ok(['model', 'pull', 'kit/tiny:v1', out, '--output', 'json'])).stdout);
+    assert.equal(r.files, 2);
+    assert.ok(readFileSync(join(out, 'model/model.safetensors')).equals(shard1.file));
+    assert.equal(readFileSync(join(out, 'README.md'), 'utf8'), '# kit\n');
   });
 
   test('pull refuses a file path that leaves the directory, and writes nothing', async () => {

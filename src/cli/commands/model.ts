@@ -10,10 +10,11 @@
  * DIR are refused. inspect and list read /api/v1/models (no weights are downloaded).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { recognizeModelArtifact, type ModelLayer } from '../../content/models/model-artifact.js';
 import { OciClient } from '../../client/oci-client.js';
@@ -23,6 +24,7 @@ import { readCredentials, registryHost } from '../auth-file.js';
 import type { CliIO } from '../io.js';
 import { clientFor, formatBytes, print, serverOf, table, withClientFlags, type ClientFlags } from './client-context.js';
 import { modelPackConfig, modelPackManifest, OCI_MANIFEST, scanModelDir } from './model-pack.js';
+import { unpackLayer } from './model-unpack.js';
 import { parseImageRef } from './scan.js';
 
 const MiB = 1024 * 1024;
@@ -141,31 +143,46 @@ async function pullFile(client: OciClient, repository: string, task: PullTask, c
     }
   }
   const fh = await open(partial, existsSync(partial) && done.size > 0 ? 'r+' : 'w');
-  try {
-    await fh.truncate(layer.size);
-    const ranges = Array.from({ length: Math.ceil(layer.size / chunk) }, (_, i) => i).filter((i) => !done.has(i));
-    let saving = Promise.resolve();
-    await runPool(ranges, parallel, (i) => limiter.run(async () => {
+  await fh.truncate(layer.size);
+  await fh.close();
+  const count = Math.ceil(layer.size / chunk);
+  // the digest is computed while the pull runs: each range is hashed (read back from the page
+  // cache) as soon as every range before it is in, so little is left to hash at the end
+  const hash = createHash('sha256');
+  let hashed = 0;
+  let hashing = Promise.resolve();
+  const advance = (): Promise<void> =>
+    (hashing = hashing.then(async () => {
+      while (hashed < count && done.has(hashed)) {
+        const start = hashed * chunk;
+        for await (const c of createReadStream(partial, { start, end: Math.min(layer.size, start + chunk) - 1, highWaterMark: MiB })) hash.update(c as Buffer);
+        hashed++;
+      }
+    }));
+  const ranges = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
+  let saving = Promise.resolve();
+  await runPool(ranges, parallel, (i) =>
+    limiter.run(async () => {
       const start = i * chunk;
       const end = Math.min(layer.size, start + chunk) - 1;
       const res = await client.getBlob(repository, layer.digest, { start, end });
       let at = start;
-      for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
-        if (at + part.length > end + 1) throw new WharfError('UNAVAILABLE', `the registry sent more than bytes ${start}-${end} of ${layer.digest}`);
-        await fh.write(part, 0, part.length, at);
-        at += part.length;
-      }
+      const guard = new Transform({
+        transform(part: Buffer, _e, cb) {
+          at += part.length;
+          cb(at > end + 1 ? new WharfError('UNAVAILABLE', `the registry sent more than bytes ${start}-${end} of ${layer.digest}`) : null, part);
+        },
+      });
+      await pipeline(Readable.fromWeb(res.body as never), guard, createWriteStream(partial, { flags: 'r+', start, highWaterMark: MiB }));
       if (at !== end + 1) throw new WharfError('UNAVAILABLE', `the registry sent ${at - start} of bytes ${start}-${end} of ${layer.digest}`);
       done.add(i);
       saving = saving.then(() => writeFile(record, JSON.stringify({ digest: layer.digest, chunk, done: [...done] })));
       await saving;
-    }));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  if (layer.size === 0) await writeFile(partial, '');
-  const got = await sha256Of(partial);
+      advance().catch(() => undefined); // a failure surfaces at the final await
+    }),
+  );
+  await advance();
+  const got = `sha256:${hash.digest('hex')}`;
   if (got !== layer.digest) {
     await rm(partial, { force: true });
     await rm(record, { force: true });
@@ -271,9 +288,10 @@ export function registerModelCommands(program: Command, io: CliIO): void {
     const artifact = recognizeModelArtifact(parsed);
     if (!artifact) throw new WharfError('MODEL_UNKNOWN', `${ref} is not a model artifact`);
     const tasks: PullTask[] = [];
+    const archives = artifact.layers.filter((l) => l.packing !== 'raw');
     const seen = new Set<string>();
     for (const layer of artifact.layers) {
-      if (layer.packing !== 'raw') throw new WharfError('REQUEST_INVALID', `${ref}: layer ${layer.index} is an archive (${layer.mediaType}); wharf model pull restores raw file layers (use skopeo or kit for archives)`);
+      if (layer.packing !== 'raw') continue;
       const path = layer.path ?? (artifact.format === 'docker' ? (layer.role === 'license' ? `LICENSE-${layer.index}` : `model-${layer.index}.${layer.mediaType.endsWith('gguf.v3') ? 'gguf' : 'bin'}`) : `layer-${layer.index}`);
       const target = safeTarget(dir, path);
       if (seen.has(target)) throw new WharfError('REQUEST_INVALID', `${ref}: two layers name the same file ${path}`);
@@ -298,7 +316,17 @@ export function registerModelCommands(program: Command, io: CliIO): void {
       else skipped++;
       if (opts.output !== 'json') io.err(`${r} ${join(dir, t.layer.path ?? '')} (${formatBytes(t.layer.size)})\n`);
     });
-    const result = { repository, reference, digest: m.digest, files: tasks.length, pulled, skipped, bytes: tasks.reduce((n, t) => n + t.layer.size, 0) };
-    print(io, opts, result, () => `${repository}:${reference} -> ${dir}: ${tasks.length} files (${formatBytes(result.bytes)}), ${pulled} pulled, ${skipped} already there\n`);
+    // archive layers (KitOps, ModelPack .tar*): streamed once each, unpacked below DIR, digest checked
+    let unpacked = 0;
+    let bytes = tasks.reduce((n, t) => n + t.layer.size, 0);
+    for (const layer of archives) {
+      const res = await client.getBlob(repository, layer.digest);
+      const r = await unpackLayer(Readable.fromWeb(res.body as never), layer.digest, dir, safeTarget);
+      unpacked += r.files;
+      bytes += r.bytes;
+      if (opts.output !== 'json') io.err(`unpacked ${layer.mediaType} ${layer.digest.slice(0, 19)}: ${r.files} files${r.skipped ? `, ${r.skipped} links or special files skipped` : ''}\n`);
+    }
+    const result = { repository, reference, digest: m.digest, files: tasks.length + unpacked, pulled: pulled + unpacked, skipped, bytes };
+    print(io, opts, result, () => `${repository}:${reference} -> ${dir}: ${result.files} files (${formatBytes(result.bytes)}), ${result.pulled} pulled, ${skipped} already there\n`);
   });
 }
