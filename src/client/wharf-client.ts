@@ -406,6 +406,7 @@ export interface SignatureEntryInfo {
 export interface SignatureListing {
   repository: string;
   digest: string;
+  manifests?: string[];
   signatures: SignatureEntryInfo[];
   verifiedBy: string[];
 }

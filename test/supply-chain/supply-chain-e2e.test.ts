@@ -7,16 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, startRegistry, WHARF_MAIN, wharfBuilt, type RegistryProcess } from '../support/registry-process.js';
+import { wharfBuilt } from '../support/registry-process.js';
+import { OCI, sha, SupplyChainServer } from './support.js';
 
 const PASSWORD = 'supply-chain-admin-pw';
-const OCI = 'application/vnd.oci.image.manifest.v1+json';
-const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 function openssl(args: string[], input?: Buffer): { code: number; out: string } {
   const r = spawnSync('openssl', args, { input, encoding: 'utf8' });
@@ -24,47 +22,22 @@ function openssl(args: string[], input?: Buffer): { code: number; out: string } 
 }
 
 describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run build)' }, () => {
-  let reg: RegistryProcess;
+  let srv: SupplyChainServer;
   let dir: string;
-  const auth = { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` };
-  const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; text: string }> => {
-    const res = await fetch(`${reg.url}${path}`, {
-      method,
-      headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text };
+  const reg = {
+    get url() {
+      return srv.url;
+    },
+    get host() {
+      return srv.host;
+    },
   };
-  const pushBlob = async (repo: string, b: Buffer): Promise<string> => {
-    const r = await fetch(`${reg.url}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: b });
-    assert.equal(r.status, 201, await r.text());
-    return sha(b);
-  };
-  const putManifest = async (repo: string, ref: string, m: unknown): Promise<string> => {
-    const bytes = Buffer.from(JSON.stringify(m));
-    const r = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', headers: { ...auth, 'content-type': OCI }, body: bytes });
-    assert.equal(r.status, 201, await r.text());
-    return sha(bytes);
-  };
-  const pushImage = async (repo: string, tag: string, content: string): Promise<string> => {
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
-    const layer = Buffer.from(content);
-    await pushBlob(repo, config);
-    await pushBlob(repo, layer);
-    return putManifest(repo, tag, {
-      schemaVersion: 2,
-      mediaType: OCI,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
-    });
-  };
+  const auth = { get authorization() { return srv.auth.authorization; } };
+  const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => srv.api(method, path, body, headers);
+  const pushBlob = (repo: string, b: Buffer) => srv.pushBlob(repo, b);
+  const putManifest = (repo: string, ref: string, m: unknown) => srv.putManifest(repo, ref, m);
+  const pushImage = (repo: string, tag: string, content: string) => srv.pushImage(repo, tag, content);
+  const wharf = (args: string[], input = '') => srv.wharf(args, input);
   /** A cosign signature manifest written by hand: payload as SIGNATURE_SPEC.md documents it, signature from openssl. */
   const storeOpensslSignature = async (repo: string, tagOf: string, signedDigest: string, key: string, tamper = false): Promise<void> => {
     const payload = Buffer.from(
@@ -92,21 +65,11 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
       ],
     });
   };
-  const wharf = (args: string[], input = ''): { code: number; out: string; err: string } => {
-    const r = spawnSync(process.execPath, [WHARF_MAIN, ...args], {
-      cwd: REPO_ROOT,
-      input,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: dir, REGISTRY_AUTH_FILE: join(dir, 'auth.json'), WHARF_SERVER: reg.url },
-    });
-    return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-  };
-
   let signed: string;
   let retagged: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wharf-supply-'));
-    reg = await startRegistry({ target: 'wharf', credentials: { username: 'admin', password: PASSWORD } });
+    srv = await SupplyChainServer.start(PASSWORD, dir);
     for (const [name, curve] of [
       ['ci', 'prime256v1'],
       ['other', 'prime256v1'],
@@ -116,7 +79,6 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
       assert.equal(openssl(['pkcs8', '-topk8', '-nocrypt', '-in', join(dir, `${name}.ec.pem`), '-out', join(dir, `${name}.pem`)]).code, 0);
       assert.equal(openssl(['ec', '-in', join(dir, `${name}.pem`), '-pubout', '-out', join(dir, `${name}.pub`)]).code, 0);
     }
-    assert.equal(wharf(['login', reg.url, '-u', 'admin', '--password-stdin'], `${PASSWORD}\n`).code, 0);
     signed = await pushImage('app/web', '1', 'layer one');
     retagged = await pushImage('app/web', '2', 'layer two');
     await storeOpensslSignature('app/web', signed, signed, join(dir, 'ci.pem'));
@@ -126,7 +88,7 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
     assert.equal(put.status, 200, put.text);
   });
   after(async () => {
-    await reg?.stop();
+    await srv?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -282,12 +244,11 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
     });
 
     it('serves a signed image to skopeo and refuses an unsigned one with 403 DENIED, audited', async () => {
-      const creds = ['--tls-verify=false', '--creds', `admin:${PASSWORD}`];
-      const good = spawnSync('skopeo', ['inspect', '--raw', ...creds, `docker://${reg.host}/app/web:1`], { encoding: 'utf8' });
-      assert.equal(good.status, 0, good.stderr);
-      const bad = spawnSync('skopeo', ['inspect', '--raw', ...creds, `docker://${reg.host}/app/web:2`], { encoding: 'utf8' });
-      assert.notEqual(bad.status, 0);
-      assert.match(bad.stderr, /denied|403/i);
+      const good = srv.skopeoInspect('app/web', '1');
+      assert.equal(good.code, 0, good.err);
+      const bad = srv.skopeoInspect('app/web', '2');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.err, /denied|403/i);
       const raw = await fetch(`${reg.url}/v2/app/web/manifests/2`, { headers: { ...auth, accept: OCI } });
       assert.equal(raw.status, 403);
       const body = (await raw.json()) as { errors: { code: string; detail: { failed: { rule: string }[] } }[] };
@@ -299,6 +260,33 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
       await new Promise((r) => setTimeout(r, 300));
       const audit = await api('GET', '/api/v1/audit?action=deploy-policy.pull');
       assert.ok(audit.json.items.some((e: { digest: string; result: string }) => e.digest === retagged && e.result === 'denied'), audit.text);
+    });
+
+    it('a multi-platform image pulls (skopeo copy --all) once wharf sign --recursive signed its platform manifests', async () => {
+      const pushIndex = async (tag: string): Promise<string> => {
+        const children = [await pushImage('app/multi', `${tag}-amd64`, `amd64 ${tag}`), await pushImage('app/multi', `${tag}-arm64`, `arm64 ${tag}`)];
+        const index = {
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: children.map((digest, i) => ({ mediaType: OCI, digest, size: srv.manifestSizes.get(digest)!, platform: { os: 'linux', architecture: i === 0 ? 'amd64' : 'arm64' } })),
+        };
+        const bytes = Buffer.from(JSON.stringify(index));
+        const r = await fetch(`${reg.url}/v2/app/multi/manifests/${tag}`, { method: 'PUT', headers: { ...auth, 'content-type': index.mediaType }, body: new Uint8Array(bytes) });
+        assert.equal(r.status, 201, await r.text());
+        return sha(bytes);
+      };
+      await pushIndex('r1');
+      await pushIndex('r2');
+      assert.equal(wharf(['sign', 'app/multi:r1', '--recursive', '--key', join(dir, 'ci.pem')]).code, 0);
+      assert.equal(wharf(['sign', 'app/multi:r2', '--key', join(dir, 'ci.pem')]).code, 0);
+      writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}');
+      const copy = (tag: string) =>
+        spawnSync('skopeo', ['--policy', join(dir, 'policy.json'), 'copy', '--all', '--src-tls-verify=false', '--src-creds', `admin:${PASSWORD}`, `docker://${reg.host}/app/multi:${tag}`, `oci:${join(dir, `oci-${tag}`)}:x`], { encoding: 'utf8' });
+      const ok = copy('r1');
+      assert.equal(ok.status, 0, ok.stderr);
+      const bad = copy('r2');
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /denied|403/i);
     });
 
     const review = (kind: string, object: unknown, o: { operation?: string; dryRun?: boolean } = {}) => ({

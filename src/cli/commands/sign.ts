@@ -93,10 +93,12 @@ function dockerReference(client: WharfClient, repository: string): string {
   return `${new URL(client.server).host}/${repository}`;
 }
 
+/**
+ * The digest `reference` names, through the management API: under a deploy policy enforced at
+ * pull, /v2 would not serve an unsigned image's manifest to the one about to sign it.
+ */
 async function resolveDigest(client: WharfClient, repository: string, reference: string): Promise<string> {
-  const m = await client.getManifestBytes(repository, reference);
-  if (!m) throw new WharfError('MANIFEST_UNKNOWN', `${repository}:${reference} is not in the registry`);
-  return m.digest || sha256(m.bytes);
+  return (await client.signatures(repository, reference)).digest;
 }
 
 export function registerSignCommands(program: Command, io: CliIO): void {
@@ -105,24 +107,29 @@ export function registerSignCommands(program: Command, io: CliIO): void {
       .command('sign <image>')
       .description("sign an image (REPO:TAG or REPO@DIGEST) with a private key, stored in cosign's tag scheme (sha256-<hex>.sig)")
       .requiredOption('--key <file>', 'PEM private key (ECDSA P-256/P-384, RSA, Ed25519; unencrypted)')
-      .option('-a, --annotation <key=value...>', 'optional claims signed with the payload'),
-  ).action(async (image: string, opts: ClientFlags & { key: string; annotation?: string[] }) => {
+      .option('-a, --annotation <key=value...>', 'optional claims signed with the payload')
+      .option('--recursive', 'for a multi-platform index, sign each platform manifest too (clients pull those by digest)'),
+  ).action(async (image: string, opts: ClientFlags & { key: string; annotation?: string[]; recursive?: boolean }) => {
     const key = loadPrivateKey(opts.key);
     const client = clientFor(opts, io);
     const { repository, reference } = parseImageRef(image);
-    const digest = await resolveDigest(client, repository, reference);
+    const listing = await client.signatures(repository, reference);
+    const digests = [listing.digest, ...(opts.recursive ? (listing.manifests ?? []) : [])];
     let optional: Record<string, string> | null = null;
     for (const a of opts.annotation ?? []) {
       const eq = a.indexOf('=');
       if (eq <= 0) throw new WharfError('REQUEST_INVALID', `--annotation takes key=value, got ${a}`);
       (optional ??= {})[a.slice(0, eq)] = a.slice(eq + 1);
     }
-    const payload = simpleSigningPayload(dockerReference(client, repository), digest, optional);
-    const signature = signBytes(key, payload).toString('base64');
-    const tag = cosignTag(digest, 'sig');
-    const r = await appendLayer(client, repository, tag, { bytes: payload, mediaType: SIMPLE_SIGNING_MEDIA_TYPE, annotations: { [ANNOTATION_SIGNATURE]: signature } });
-    const out = { repository, digest, tag, manifest: r.manifest, payload: r.layer };
-    print(io, opts, out, () => `signed ${repository}@${digest}\nsignature: ${repository}:${tag} (${r.manifest})\n`);
+    const out: { repository: string; digest: string; tag: string; manifest: string; payload: string }[] = [];
+    for (const digest of digests) {
+      const payload = simpleSigningPayload(dockerReference(client, repository), digest, optional);
+      const signature = signBytes(key, payload).toString('base64');
+      const tag = cosignTag(digest, 'sig');
+      const r = await appendLayer(client, repository, tag, { bytes: payload, mediaType: SIMPLE_SIGNING_MEDIA_TYPE, annotations: { [ANNOTATION_SIGNATURE]: signature } });
+      out.push({ repository, digest, tag, manifest: r.manifest, payload: r.layer });
+    }
+    print(io, opts, opts.recursive ? out : out[0], () => out.map((o) => `signed ${repository}@${o.digest}\nsignature: ${repository}:${o.tag} (${o.manifest})\n`).join(''));
   });
 
   withClientFlags(

@@ -60,6 +60,8 @@ export interface SignatureEntry {
 export interface SignatureListing {
   repository: string;
   digest: string;
+  /** for an index: the manifests it lists (sign them too: clients pull platforms by digest) */
+  manifests?: string[];
   signatures: SignatureEntry[];
   /** attestors that verified at least one signature (or attestation, with its predicate type) */
   verifiedBy: string[];
@@ -149,7 +151,8 @@ export class SigningService {
     await this.fromTag(repository, digest, 'att', attestors, out);
     await this.fromReferrers(repository, digest, image.content, attestors, out);
     const verifiedBy = [...new Set(out.filter((s) => s.wellFormed).flatMap((s) => s.verifiedBy))].sort();
-    return { repository, digest, signatures: out, verifiedBy };
+    const manifests = indexChildren(image.content);
+    return { repository, digest, ...(manifests.length > 0 ? { manifests } : {}), signatures: out, verifiedBy };
   }
 
   /** Verifies with one attestor or an ad-hoc PEM key. */
@@ -358,6 +361,16 @@ interface Layer {
   mediaType: string;
   digest: string;
   annotations: Record<string, string>;
+}
+
+/** The manifests an index lists (none for an image manifest). */
+function indexChildren(content: Buffer): string[] {
+  try {
+    const m = JSON.parse(content.toString('utf8')) as { manifests?: { digest?: unknown }[] };
+    return Array.isArray(m.manifests) ? m.manifests.map((d) => d.digest).filter((d): d is string => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d)).slice(0, 256) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The layers of an image manifest (undefined when it is not one). */
