@@ -18,7 +18,8 @@ import { RegistryService } from '../../src/registry/registry-service.js';
 import type { BlobStore, ByteRange, UploadStore } from '../../src/storage/blob/blob-store.js';
 import { FsBlobStore } from '../../src/storage/blob/fs-blob-store.js';
 import { S3BlobStore } from '../../src/storage/blob/s3-blob-store.js';
-import { openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
+import { openPostgresMetadataStore, openSqliteMetadataStore } from '../../src/storage/metadata/open-metadata-store.js';
+import { createScratchDatabase, postgresSkipReason, type ScratchDatabase } from '../support/postgres.js';
 import type { SqlMetadataStore } from '../../src/storage/metadata/sql-metadata-store.js';
 import { makeTar } from '../support/oci-layout.js';
 import { startS3Server, type S3TestServer } from '../support/s3-server.js';
@@ -76,10 +77,10 @@ before(async () => {
 });
 after(() => s3?.stop());
 
-async function backend(kind: 'fs' | 's3'): Promise<Backend> {
+async function backend(kind: 'fs' | 's3' | 'postgres'): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-models-'));
   let inner: FsBlobStore | S3BlobStore;
-  if (kind === 'fs') inner = new FsBlobStore({ root: join(dir, 'blobs'), fsync: false });
+  if (kind !== 's3') inner = new FsBlobStore({ root: join(dir, 'blobs'), fsync: false });
   else {
     inner = new S3BlobStore({
       endpoint: s3.endpoint,
@@ -91,7 +92,9 @@ async function backend(kind: 'fs' | 's3'): Promise<Backend> {
     });
   }
   await inner.init();
-  const metadata: SqlMetadataStore = openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
+  let scratch: ScratchDatabase | undefined;
+  if (kind === 'postgres') scratch = await createScratchDatabase();
+  const metadata: SqlMetadataStore = scratch ? openPostgresMetadataStore({ connectionString: scratch.url }) : openSqliteMetadataStore({ path: join(dir, 'wharf.db') });
   await metadata.migrate();
   const { store, reads } = counting(inner);
   const registry = new RegistryService({ metadata, blobs: store, uploads: store });
@@ -103,6 +106,7 @@ async function backend(kind: 'fs' | 's3'): Promise<Backend> {
     async close() {
       await registry.close();
       await metadata.close();
+      await scratch?.drop();
       if (inner instanceof S3BlobStore) inner.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -129,8 +133,9 @@ function raw(mediaType: string, path: string, bytes: Buffer): Blob {
   return { mediaType, bytes, annotations: modelpackFileAnnotations(path, bytes.length) };
 }
 
-for (const kind of ['fs', 's3'] as const) {
-  describe(`model metadata from range reads (${kind})`, () => {
+const pgSkip = await postgresSkipReason();
+for (const kind of ['fs', 's3', 'postgres'] as const) {
+  describe(`model metadata from range reads (${kind === 'postgres' ? 'fs + PostgreSQL' : kind})`, { skip: kind === 'postgres' ? pgSkip : undefined }, () => {
     let b: Backend;
     before(async () => {
       b = await backend(kind);
