@@ -17,7 +17,7 @@
  * missing key, a wrong type) fails the rule: never an accidental allow.
  */
 import { Environment } from '@marcbachmann/cel-js';
-import type { ImageFacts } from './evaluate.js';
+import type { ImageFacts } from './facts.js';
 
 export const MAX_CEL_LENGTH = 2000;
 

@@ -4,22 +4,10 @@
  * rule's evaluation mode, then Wharf's conditions. Every rule that was looked at is reported.
  */
 import { evaluateCel } from './cel.js';
-import { namePatternMatches, SEVERITIES, type DeployPolicy, type Severity } from './policy.js';
+import type { ImageFacts } from './facts.js';
 
-export interface ImageFacts {
-  /** the image as named (host/repo:tag@digest) */
-  image: string;
-  /** this registry's repository, when the image is one of ours */
-  repository?: string;
-  digest?: string;
-  /** the tag the image was named by, when no digest was given */
-  tag?: string;
-  /** attestors that verified a signature of the digest */
-  attestors: string[];
-  attestations: { attestor: string; predicateType: string }[];
-  /** the latest scan; undefined when never scanned */
-  scan?: { scannedAt: number; findings: { severity: string; fixable: boolean }[] };
-}
+export type { ImageFacts };
+import { namePatternMatches, SEVERITIES, type DeployPolicy, type Severity } from './policy.js';
 
 export interface RuleResult {
   rule: string;
