@@ -69,7 +69,7 @@ function reasonPhrase(message: string): string {
 }
 
 /** Rendered project pages by repository, project and representation, valid while the project's generation is theirs. */
-type PageCache = Map<string, { generation: number; body: string }>;
+type PageCache = Map<string, { generation: number; body: Buffer }>;
 const PAGE_CACHE_ENTRIES = 128;
 
 export async function pypiPlugin(app: FastifyInstance, options: PypiPluginOptions): Promise<void> {
@@ -153,7 +153,7 @@ async function sendProjectPage(request: FastifyRequest, reply: FastifyReply, pyp
   let page = generation > 0 ? pages.get(key) : undefined;
   if (page === undefined || page.generation !== generation) {
     const { displayName, files, versions } = await pypi.projectFiles(repository, project);
-    page = { generation, body: renderProject(type, displayName, files, versions) };
+    page = { generation, body: Buffer.from(renderProject(type, displayName, files, versions)) }; // encoded once
     if (generation > 0) {
       pages.delete(key);
       pages.set(key, page);

@@ -34,7 +34,9 @@ export async function receiveUpload(request: FastifyRequest, service: PypiServic
   let bb: busboy.Busboy;
   try {
     // preservePath: a name like ../x.whl must be seen (and refused), not quietly cut to x.whl
-    bb = busboy({ headers: request.headers, limits: { ...LIMITS, fileSize: service.maxUploadBytes + 1 }, preservePath: true, defParamCharset: 'utf8' });
+    // 1 MiB buffers (busboy's default is 64 KiB): fewer, larger chunks through the file's stream
+    // into the blob store's batched writes; a large wheel's upload is CPU-bound on a small machine
+    bb = busboy({ headers: request.headers, limits: { ...LIMITS, fileSize: service.maxUploadBytes + 1 }, preservePath: true, defParamCharset: 'utf8', highWaterMark: 1 << 20, fileHwm: 1 << 20 });
   } catch (e) {
     throw invalid(`Invalid multipart body: ${(e as Error).message}`);
   }
