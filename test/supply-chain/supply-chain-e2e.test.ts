@@ -378,6 +378,25 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
       assert.equal(anon.status, 401);
     });
 
+    it("a caller who may not pull learns nothing: the same denial for an image that exists and one that does not", async () => {
+      const u = await api('POST', '/api/v1/users', { name: 'nobody', password: 'nobody-password-123' });
+      assert.equal(u.status, 201, u.text);
+      const as = async (image: string) => {
+        const res = await fetch(`${reg.url}/admission/v1/validate`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from('nobody:nobody-password-123').toString('base64')}`, 'content-type': 'application/json' },
+          body: JSON.stringify(review('Pod', pod([image]))),
+        });
+        assert.equal(res.status, 200);
+        return ((await res.json()) as { response: { allowed: boolean; status: { message: string } } }).response;
+      };
+      const real = await as(`${reg.host}/app/web:1`);
+      const fake = await as(`${reg.host}/app/wez:9`);
+      assert.equal(real.allowed, false);
+      assert.equal(fake.allowed, false);
+      assert.equal(real.status.message.replace('app/web:1', 'X').replace('app/web', 'R'), fake.status.message.replace('app/wez:9', 'X').replace('app/wez', 'R'));
+    });
+
     it('a dry-run policy admits with warnings', async () => {
       const s = await api('PUT', '/api/v1/deploy-policy?scope=app/web', { policy: 'defaultAdmissionRule:\n  evaluationMode: ALWAYS_DENY\n  enforcementMode: DRYRUN_AUDIT_LOG_ONLY\n' });
       assert.equal(s.status, 200, s.text);

@@ -147,8 +147,8 @@ export class DeployPolicyService {
    * Judges one image reference: `host/repo:tag@digest` (this registry when the host is one of
    * `registryHosts`), or with `local` a reference into this registry without a host (`repo:tag`). `policy` (a document not stored) replaces the stored one: `--dry-run` of a draft.
    */
-  async check(image: string, o: { policySource?: string; scope?: string; local?: boolean } = {}): Promise<Decision> {
-    const facts = await this.factsOf(image, o.local === true);
+  async check(image: string, o: { policySource?: string; scope?: string; local?: boolean; mayPull?: (repository: string) => Promise<boolean> } = {}): Promise<Decision> {
+    const facts = await this.factsOf(image, o.local === true, o.mayPull);
     const stored = o.policySource !== undefined ? { scope: o.scope ?? 'draft', policy: parseDeployPolicy(o.policySource) } : await this.policyFor(facts.repository);
     if (!stored) return { image, ...(facts.digest ? { digest: facts.digest } : {}), scope: 'none', passed: true, allowed: true, dryRun: false, rules: [] };
     return evaluate(stored.policy, stored.scope, facts, this.now());
@@ -168,13 +168,13 @@ export class DeployPolicyService {
   }
 
   /** Judges an AdmissionReview (already JSON-parsed, size-checked by HTTP). */
-  async admission(body: unknown): Promise<AdmissionOutcome> {
+  async admission(body: unknown, o: { mayPull?: (repository: string) => Promise<boolean> } = {}): Promise<AdmissionOutcome> {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) {
       return { allowed: false, refused: parsed.reason, message: `wharf: ${parsed.reason}`, warnings: [], decisions: [], breakGlass: false, ...(parsed.uid ? { uid: parsed.uid } : {}) };
     }
     const req = parsed.request;
-    const decisions = await Promise.all(req.images.map((img) => this.check(img).catch((err: unknown) => this.failed(img, err))));
+    const decisions = await Promise.all(req.images.map((img) => this.check(img, { mayPull: o.mayPull }).catch((err: unknown) => this.failed(img, err))));
     const denied = decisions.filter((d) => !d.allowed);
     const warnings = decisions
       .filter((d) => !d.passed && d.allowed)
@@ -193,13 +193,18 @@ export class DeployPolicyService {
     return { image, scope: 'error', passed: false, allowed: false, dryRun: false, rules: [{ rule: 'resolve', passed: false, message: reason }] };
   }
 
-  private async factsOf(image: string, local: boolean): Promise<ImageFacts> {
+  /**
+   * `mayPull`: whether the caller may read a repository of ours; when it may not, the image is
+   * refused with the same answer whether the repository or tag exists or not.
+   */
+  private async factsOf(image: string, local: boolean, mayPull?: (repository: string) => Promise<boolean>): Promise<ImageFacts> {
     const ref = splitImage(local ? `registry.invalid/${image}` : image);
     if (!ref) throw new WharfError('REQUEST_INVALID', `not an image reference: ${image.slice(0, 200)}`);
     const ours = local || this.hosts.has(ref.host.toLowerCase());
     const base: ImageFacts = { image, ...(ref.tag ? { tag: ref.tag } : {}), attestors: [], attestations: [] };
     if (!ours) return base;
     const repository = ref.path;
+    if (mayPull && !(await mayPull(repository))) throw new WharfError('DENIED', `the webhook's credentials may not pull ${repository}`);
     const digest = ref.digest ?? (await this.facts.resolve(repository, ref.tag!));
     return { ...base, repository, digest, ...(await this.imageFacts(repository, digest)) };
   }

@@ -25,7 +25,9 @@ export async function admissionPlugin(app: FastifyInstance, options: AdmissionOp
     handler: async (request, reply) => {
       request.routeId = 'admission.validate';
       await options.gate.authorize(request, reply, [{ kind: 'authenticated' }]);
-      const outcome = await options.deployPolicy.admission(request.body);
+      // images are judged only in repositories the caller may pull: the same refusal whether they exist or not
+      const mayPull = (repository: string): Promise<boolean> => options.gate.holds(request.principal, [{ kind: 'repository', name: repository, actions: ['pull'] }]);
+      const outcome = await options.deployPolicy.admission(request.body, { mayPull });
       const req = outcome.request;
       const failed = outcome.decisions.filter((d) => !d.passed).map((d) => ({ image: d.image, scope: d.scope, failed: d.rules.filter((r) => !r.passed).map((r) => `${r.rule}: ${r.message}`) }));
       options.gate.audit(request, {
