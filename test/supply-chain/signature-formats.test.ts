@@ -181,6 +181,18 @@ describe('signature formats', () => {
     assert.equal(loadAttestor('empty', {}).problems.length, 1);
   });
 
+  it('concurrent writes of one attestor leave exactly one, equal to one of the writes', async () => {
+    const keys = Array.from({ length: 12 }, () => generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    const results = await Promise.all(keys.map((k, i) => signing.putAttestor('race', { publicKeys: [k], description: `writer ${i}` }, `w${i}`)));
+    assert.equal(results.filter((r) => r.created).length, 1);
+    const all = (await signing.listAttestors()).filter((a) => a.name === 'race');
+    assert.equal(all.length, 1);
+    assert.ok(keys.includes(all[0]!.publicKeys![0]!));
+    assert.equal(all[0]!.description, `writer ${keys.indexOf(all[0]!.publicKeys![0]!)}`);
+    await signing.deleteAttestor('race');
+    await assert.rejects(signing.deleteAttestor('race'), (e) => isWharfError(e, 'RESOURCE_UNKNOWN'));
+  });
+
   it('lists a hostile .sig manifest (oversized payload layer, wrong media type, junk annotation) as refused entries', async () => {
     const img = await pushImage(h.app, 'ml/hostile', 'v1');
     const big = Buffer.alloc(100 * 1024, 0x41);
