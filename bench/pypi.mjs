@@ -71,8 +71,17 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 200));
 }
 
+/** fetch, once more on a keep-alive socket the server closed while idle (wrk and the wheel build take a minute) */
+async function fetchAgain(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return await fetch(url, init);
+  }
+}
+
 async function api(method, path, body) {
-  const r = await fetch(`${base}${path}`, { method, headers: { authorization: AUTH, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body && JSON.stringify(body) });
+  const r = await fetchAgain(`${base}${path}`, { method, headers: { authorization: AUTH, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body && JSON.stringify(body) });
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
   return r.status === 204 ? undefined : r.json();
 }
@@ -166,7 +175,7 @@ for (let rep = 0; rep < REPS; rep++) {
   rows.pypiUpload.push(up.seconds);
   // POST then PUT with the bytes (curl -T would append the file name to a URL ending in '/')
   const t = Date.now();
-  const start = await fetch(`${base}/v2/ml/blobs/blobs/uploads/`, { method: 'POST', headers: { authorization: AUTH } });
+  const start = await fetchAgain(`${base}/v2/ml/blobs/blobs/uploads/`, { method: 'POST', headers: { authorization: AUTH } });
   if (start.status !== 202) throw new Error(`blob upload start: ${start.status}`);
   const location = new URL(start.headers.get('location'), base);
   location.searchParams.set('digest', `sha256:${hex}`);
@@ -181,7 +190,7 @@ for (let rep = 0; rep < REPS; rep++) {
   rows.blobPull.push(pull.seconds);
   // files are immutable: delete the wheel (and the blob's link) before the next repetition
   await api('DELETE', `/api/v1/pypi/files/ml/bench?project=big-model`);
-  await fetch(`${base}/v2/ml/blobs/blobs/sha256:${hex}`, { method: 'DELETE', headers: { authorization: AUTH } });
+  await fetchAgain(`${base}/v2/ml/blobs/blobs/sha256:${hex}`, { method: 'DELETE', headers: { authorization: AUTH } });
 }
 const mbps = (s) => +(size / 1e6 / s).toFixed(1);
 const transfer = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { seconds: v, medianMBps: mbps(median(v)) }]));
