@@ -406,6 +406,8 @@ export interface SignatureEntryInfo {
 export interface SignatureListing {
   repository: string;
   digest: string;
+  mediaType: string;
+  size: number;
   manifests?: string[];
   signatures: SignatureEntryInfo[];
   verifiedBy: string[];

@@ -151,6 +151,24 @@ describe('supply chain (e2e)', { skip: !wharfBuilt() && 'build first (npm run bu
     assert.equal(no.code, 4, no.err);
   });
 
+  it('wharf sign --bundle writes a Sigstore bundle referrer that @sigstore/verify (in the server) accepts', async () => {
+    const img = await pushImage('app/cli', 'v3', 'bundle layer');
+    const s = wharf(['sign', 'app/cli:v3', '--bundle', '--key', join(dir, 'ci.pem'), '--output', 'json']);
+    assert.equal(s.code, 0, s.err);
+    const refs = (await (await fetch(`${reg.url}/v2/app/cli/referrers/${img}`, { headers: auth })).json()) as { manifests: { artifactType: string; annotations?: Record<string, string> }[] };
+    assert.equal(refs.manifests.length, 1);
+    assert.equal(refs.manifests[0]!.artifactType, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    assert.equal(refs.manifests[0]!.annotations?.['dev.sigstore.bundle.content'], 'dsse-envelope');
+    const l = await api('GET', '/api/v1/signatures/app/cli?reference=v3');
+    const b = l.json.signatures.find((x: { format: string }) => x.format === 'sigstore-bundle');
+    assert.equal(b.wellFormed, true, JSON.stringify(b));
+    assert.deepEqual(b.verifiedBy, ['ci']);
+    assert.equal(b.claims.predicateType, 'https://sigstore.dev/cosign/sign/v1');
+    // the same bundle is not verified by another key
+    const other = await api('POST', '/api/v1/verifications/app/cli', { reference: 'v3', publicKey: readFileSync(join(dir, 'other.pub'), 'utf8') });
+    assert.equal(other.json.verified, false);
+  });
+
   it('wharf attest writes a DSSE in-toto attestation openssl verifies over the PAE', async () => {
     const img = await pushImage('app/cli', 'v2', 'attested layer');
     writeFileSync(join(dir, 'prov.json'), JSON.stringify({ builder: { id: 'https://ci.example/builder' } }));

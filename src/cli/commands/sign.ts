@@ -1,4 +1,4 @@
-import { createPrivateKey, createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { WharfClient } from '../../client/wharf-client.js';
@@ -12,6 +12,7 @@ import {
   inTotoStatement,
   pae,
   PREDICATE_TYPES,
+  SIGSTORE_BUNDLE_MEDIA_TYPE,
   SIMPLE_SIGNING_MEDIA_TYPE,
   simpleSigningPayload,
 } from '../../features/signing/formats.js';
@@ -101,6 +102,43 @@ async function resolveDigest(client: WharfClient, repository: string, reference:
   return (await client.signatures(repository, reference)).digest;
 }
 
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+
+/**
+ * A Sigstore bundle v0.3 (sigstore/protobuf-specs `Bundle`) with a DSSE envelope around an
+ * in-toto statement naming the image, signed with `key` (no Fulcio certificate, no Rekor entry:
+ * the key hint is the base64 SHA-256 of the public key's DER), pushed as a referrer of the image
+ * (cosign specs/BUNDLE_SPEC.md: empty config, one layer, `dev.sigstore.bundle.*` annotations).
+ */
+async function pushBundle(client: WharfClient, repository: string, image: { digest: string; mediaType: string; size: number }, key: KeyObject): Promise<{ manifest: string; bundle: string }> {
+  const statement = inTotoStatement(dockerReference(client, repository), image.digest, COSIGN_SIGN_PREDICATE, {});
+  const sig = signBytes(key, pae(IN_TOTO_PAYLOAD_TYPE, statement));
+  const publicDer = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const bundle = Buffer.from(
+    JSON.stringify({
+      mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
+      verificationMaterial: { publicKey: { hint: createHash('sha256').update(publicDer).digest('base64') }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+      dsseEnvelope: { payload: statement.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: sig.toString('base64'), keyid: '' }] },
+    }),
+  );
+  const empty = Buffer.from('{}');
+  await client.pushBlobBytes(repository, sha256(empty), empty);
+  await client.pushBlobBytes(repository, sha256(bundle), bundle);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: SIGSTORE_BUNDLE_MEDIA_TYPE,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
+      layers: [{ mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE, digest: sha256(bundle), size: bundle.length, annotations: { 'org.opencontainers.image.title': `${sha256(bundle).replace(':', '-')}.sigstore.json` } }],
+      subject: { mediaType: image.mediaType, digest: image.digest, size: image.size },
+      annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE, 'org.opencontainers.image.created': new Date().toISOString() },
+    }),
+  );
+  await client.putManifestBytes(repository, sha256(manifest), manifest, OCI_MANIFEST);
+  return { manifest: sha256(manifest), bundle: sha256(bundle) };
+}
+
 export function registerSignCommands(program: Command, io: CliIO): void {
   withClientFlags(
     program
@@ -108,13 +146,20 @@ export function registerSignCommands(program: Command, io: CliIO): void {
       .description("sign an image (REPO:TAG or REPO@DIGEST) with a private key, stored in cosign's tag scheme (sha256-<hex>.sig)")
       .requiredOption('--key <file>', 'PEM private key (ECDSA P-256/P-384, RSA, Ed25519; unencrypted)')
       .option('-a, --annotation <key=value...>', 'optional claims signed with the payload')
-      .option('--recursive', 'for a multi-platform index, sign each platform manifest too (clients pull those by digest)'),
-  ).action(async (image: string, opts: ClientFlags & { key: string; annotation?: string[]; recursive?: boolean }) => {
+      .option('--recursive', 'for a multi-platform index, sign each platform manifest too (clients pull those by digest)')
+      .option('--bundle', 'write a Sigstore bundle (v0.3, DSSE) as an OCI 1.1 referrer instead of the sha256-<hex>.sig tag (cosign v3)'),
+  ).action(async (image: string, opts: ClientFlags & { key: string; annotation?: string[]; recursive?: boolean; bundle?: boolean }) => {
     const key = loadPrivateKey(opts.key);
     const client = clientFor(opts, io);
     const { repository, reference } = parseImageRef(image);
     const listing = await client.signatures(repository, reference);
     const digests = [listing.digest, ...(opts.recursive ? (listing.manifests ?? []) : [])];
+    if (opts.bundle) {
+      if (opts.recursive) throw new WharfError('REQUEST_INVALID', '--bundle signs one manifest; sign each platform manifest by digest');
+      const r = await pushBundle(client, repository, listing, key);
+      print(io, opts, r, () => `signed ${repository}@${listing.digest}\nbundle referrer: ${repository}@${r.manifest}\n`);
+      return;
+    }
     let optional: Record<string, string> | null = null;
     for (const a of opts.annotation ?? []) {
       const eq = a.indexOf('=');

@@ -60,6 +60,9 @@ export interface SignatureEntry {
 export interface SignatureListing {
   repository: string;
   digest: string;
+  /** the image manifest's media type and size (a referrer's subject descriptor needs them) */
+  mediaType: string;
+  size: number;
   /** for an index: the manifests it lists (sign them too: clients pull platforms by digest) */
   manifests?: string[];
   signatures: SignatureEntry[];
@@ -152,7 +155,7 @@ export class SigningService {
     await this.fromReferrers(repository, digest, image.content, attestors, out);
     const verifiedBy = [...new Set(out.filter((s) => s.wellFormed).flatMap((s) => s.verifiedBy))].sort();
     const manifests = indexChildren(image.content);
-    return { repository, digest, ...(manifests.length > 0 ? { manifests } : {}), signatures: out, verifiedBy };
+    return { repository, digest, mediaType: image.mediaType, size: image.size, ...(manifests.length > 0 ? { manifests } : {}), signatures: out, verifiedBy };
   }
 
   /** Verifies with one attestor or an ad-hoc PEM key. */
