@@ -321,6 +321,11 @@ export class ScanService {
 
   async report(repository: string, ref: Reference, platform?: string): Promise<ScanReport> {
     const image = await this.resolveImage(repository, ref, platform);
+    // an inventory stored by another feature's pass (insights) is not matched yet: match it now
+    // (no layer is read), so an unmatched inventory never reads as a scan without findings (a
+    // deploy policy's severity rule would otherwise pass an image nobody checked)
+    const inv = await this.store.findInventory(image.digest);
+    if (inv && inv.matchedAt === null) await this.match(inv, null);
     return this.reportFor(repository, image.digest, image.index);
   }
 
