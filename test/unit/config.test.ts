@@ -71,6 +71,15 @@ describe('loadConfig: defaults', () => {
         metadata: { driver: 'sqlite', path: join(root, 'data', 'wharf.db') },
       },
       uploads: { maxAgeSeconds: 86_400, reclaimIntervalSeconds: 600 },
+      pypi: { maxUploadBytes: 20 * 1024 * 1024 * 1024 },
+      insights: {
+        enabled: true,
+        onPush: true,
+        bandwidthBitsPerSecond: 1_000_000_000,
+        hugeLayerBytes: 256 * 1024 * 1024,
+        maxEntriesPerLayer: 1_000_000,
+        weightsThresholdBytes: 100 * 1024 * 1024,
+      },
       gc: { enabled: true, intervalSeconds: 86_400, graceSeconds: 86_400, untaggedManifests: false, sweepOrphanBytes: true },
       lifecycle: {
         createRepositoriesOnPush: true,
@@ -582,7 +591,7 @@ describe('configJsonSchema', () => {
       for (const [k, v] of Object.entries(n)) visit(v, `${path}/${k}`);
     };
     visit(schema, '');
-    assert.equal(objects, 19); // incl. storage.metadata.postgres, storage.blob.s3(.presignedRedirect), auth, auth.token, auth.loginBackoff, scan, gc, lifecycle(.pricing)
+    assert.equal(objects, 21); // incl. storage.metadata.postgres, storage.blob.s3(.presignedRedirect), auth, auth.token, auth.loginBackoff, scan, gc, lifecycle(.pricing), pypi, insights
   });
 
   it('requires only what a file must spell out', () => {
