@@ -1,14 +1,14 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Access } from '../../auth/access.js';
 import { parseRepoName } from '../../domain/names.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
 import { lifecycleOf } from './repository-routes.js';
+import { strict } from './route-schemas.js';
 
 /**
  * Cleanup policies (features/lifecycle/cleanup-service.ts): reading one needs pull; changing one
  * and dry runs need settings (repoAdmin); applying one deletes images, so it needs delete too.
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
 const repo =
   (...actions: ('pull' | 'delete' | 'settings')[]) =>
   (p: Record<string, string>): Access[] => [{ kind: 'repository', name: p['*'] ?? '', actions }];

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Access } from '../../auth/access.js';
 import type { StreamingService } from '../../features/streaming/streaming-service.js';
 import { parseDigest } from '../../domain/digest.js';
@@ -6,6 +6,7 @@ import { parseReference, parseRepoName, parseTag, type Reference } from '../../d
 import { WharfError } from '../../errors/wharf-error.js';
 import { parseRangeHeader } from '../range.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { Platform, Reference as ReferenceSchema, strict } from './route-schemas.js';
 
 /**
  * File-level access to images (features/streaming, issue 12).
@@ -19,9 +20,6 @@ import type { ApiContext, ApiRoute } from './api-route.js';
  * `POST /api/v1/file-indexes/<repo>` builds the indexes (pushes zTOC blobs and an artifact into the
  * repository, so it needs push); `GET` says what is indexed.
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
-const Reference = Type.String({ minLength: 1, maxLength: 200 });
-const Platform = Type.String({ pattern: '^[a-z0-9_-]+/[a-z0-9_-]+(/[a-z0-9_.-]+)?$', maxLength: 100 });
 
 function streamingOf(options: ApiContext['options']): StreamingService {
   if (!options.streaming) throw new WharfError('UNAVAILABLE', 'file access is not enabled on this instance');
@@ -101,7 +99,7 @@ export const FILE_ROUTES: readonly ApiRoute[] = [
     url: '/api/v1/file-indexes/*',
     summary: 'Index an image for file access and lazy pulling (a SOCI zTOC per layer, once per layer digest, stored in the repository); every platform of an index unless one is named; background: true enqueues a job instead',
     access: (p) => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull', 'push'] }],
-    body: strict({ reference: Reference, platform: Type.Optional(Platform), force: Type.Optional(Type.Boolean()), background: Type.Optional(Type.Boolean()) }),
+    body: strict({ reference: ReferenceSchema, platform: Type.Optional(Platform), force: Type.Optional(Type.Boolean()), background: Type.Optional(Type.Boolean()) }),
     audit: 'files.index',
     handle: async (ctx) => {
       const repository = parseRepoName(ctx.params['*']);
@@ -120,7 +118,7 @@ export const FILE_ROUTES: readonly ApiRoute[] = [
     url: '/api/v1/file-indexes/*',
     summary: "What is indexed of an image: each layer's zTOC (digest, size, entries, spans) or why it could not be built",
     access: (p) => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull'] }],
-    query: strict({ reference: Reference, platform: Type.Optional(Platform) }),
+    query: strict({ reference: ReferenceSchema, platform: Type.Optional(Platform) }),
     handle: async (ctx) => ({ images: await streamingOf(ctx.options).status(parseRepoName(ctx.params['*']), parseReference(ctx.query.reference), ctx.query.platform) }),
   },
 ];

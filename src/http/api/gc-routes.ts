@@ -1,11 +1,11 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Access } from '../../auth/access.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { GarbageCollector } from '../../registry/gc.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { strict } from './route-schemas.js';
 
 /** Online garbage collection (registry/gc.ts), for admins: run now (or dry-run), and past runs. */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
 const admin = (): Access[] => [{ kind: 'registry', action: 'admin' }];
 const Limit = Type.String({ pattern: '^[0-9]{1,5}$' });
 

@@ -1,28 +1,19 @@
-import { Type, type TSchema } from '@sinclair/typebox';
-import type { Access } from '../../auth/access.js';
+import { Type } from '@sinclair/typebox';
 import type { InsightsService } from '../../features/insights/insights-service.js';
 import { parseReference, parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { Platform, Reference, imageTarget, pull, strict } from './route-schemas.js';
 
 /**
  * Image insights (features/insights): reading an analysis needs pull on the repository, like the
  * image itself; running one too (it reads only what the caller may pull and stores only what is
  * derived from it, keyed by digest).
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
-const Reference = Type.String({ minLength: 1, maxLength: 200 });
-const Platform = Type.String({ pattern: '^[a-z0-9_-]+/[a-z0-9_-]+(/[a-z0-9_.-]+)?$', maxLength: 100 });
-const pull = (p: Record<string, string>): Access[] => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull'] }];
 
 function insightsOf(options: ApiContext['options']): InsightsService {
   if (!options.insights) throw new WharfError('UNAVAILABLE', 'image insights are not enabled on this instance');
   return options.insights;
-}
-
-function target(ctx: ApiContext, reference: string | undefined) {
-  if (reference === undefined) throw new WharfError('BODY_INVALID', 'reference (a tag or digest) is required');
-  return { repository: parseRepoName(ctx.params['*']), ref: parseReference(reference) };
 }
 
 export const INSIGHTS_ROUTES: readonly ApiRoute[] = [
@@ -34,7 +25,7 @@ export const INSIGHTS_ROUTES: readonly ApiRoute[] = [
     access: pull,
     query: strict({ reference: Reference, platform: Type.Optional(Platform) }),
     handle: async (ctx) => {
-      const { repository, ref } = target(ctx, ctx.query.reference);
+      const { repository, ref } = imageTarget(ctx.params, ctx.query.reference);
       return insightsOf(ctx.options).report(repository, ref, ctx.query.platform);
     },
   },
@@ -47,7 +38,7 @@ export const INSIGHTS_ROUTES: readonly ApiRoute[] = [
     body: strict({ reference: Reference, force: Type.Optional(Type.Boolean()), platform: Type.Optional(Platform), background: Type.Optional(Type.Boolean()) }),
     audit: 'insights.run',
     handle: async (ctx) => {
-      const { repository, ref } = target(ctx, ctx.body.reference);
+      const { repository, ref } = imageTarget(ctx.params, ctx.body.reference);
       const service = insightsOf(ctx.options);
       if (ctx.body.background) return service.enqueue(repository, ref, ctx.body.platform);
       return service.analyse(repository, ref, { force: ctx.body.force, platform: ctx.body.platform });

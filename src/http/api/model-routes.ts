@@ -1,20 +1,17 @@
-import { Type, type TSchema } from '@sinclair/typebox';
-import type { Access } from '../../auth/access.js';
+import { Type } from '@sinclair/typebox';
 import type { ModelService } from '../../features/models/model-service.js';
 import { parseDigest } from '../../domain/digest.js';
 import { parseReference, parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { Reference, pull, strict } from './route-schemas.js';
 
 /**
  * Model artifacts (features/models): a model's metadata needs pull on its repository, like the
  * artifact; reading it again too (it reads only what the caller may pull). The list shows only
  * models in repositories the caller may pull.
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
-const Reference = Type.String({ minLength: 1, maxLength: 200 });
 const Count = Type.String({ pattern: '^[0-9]{1,16}$' });
-const pull = (p: Record<string, string>): Access[] => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull'] }];
 
 function modelsOf(options: ApiContext['options']): ModelService {
   if (!options.models) throw new WharfError('UNAVAILABLE', 'model artifacts are not enabled on this instance');

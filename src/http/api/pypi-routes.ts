@@ -1,10 +1,11 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Access } from '../../auth/access.js';
 import type { PypiService } from '../../features/pypi/pypi-service.js';
 import type { PypiFileRecord } from '../../features/pypi/sql-pypi-store.js';
 import { parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { strict } from './route-schemas.js';
 
 /**
  * Python package repositories (issue 17) in the management API: list a repository's files, yank
@@ -12,7 +13,6 @@ import type { ApiContext, ApiRoute } from './api-route.js';
  * version. The repository name has slashes, so it comes last: `/api/v1/pypi/{action}/<repo>`,
  * with the project and version in the query or body.
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
 const Project = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._-]+$' });
 const Version = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._+!-]+$' });
 

@@ -5,6 +5,7 @@ import { parseDigest } from '../../domain/digest.js';
 import { parseRepoName, parseTag } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { pull, strict } from './route-schemas.js';
 
 /**
  * Repositories (issue 5, over issue 3's visibility): create, describe, list, update, delete, with
@@ -13,7 +14,6 @@ import type { ApiContext, ApiRoute } from './api-route.js';
  * is the registry's cost control, not the team's); deleting a repository needs delete and
  * settings. Repository names have slashes, so each resource is a prefix followed by the name.
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
 const nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const LABEL_KEY = '^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$';
@@ -42,7 +42,6 @@ export function lifecycleOf(options: ApiContext['options']): Pick<LifecycleFeatu
 }
 
 const admin = (): Access[] => [{ kind: 'registry', action: 'admin' }];
-const pull = (p: Record<string, string>): Access[] => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull'] }];
 const Limit = Type.String({ pattern: '^[0-9]{1,5}$' });
 
 function name(ctx: ApiContext): string {

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Access } from '../../auth/access.js';
 import { principalView } from '../../auth/identity-service.js';
 import { formatScope } from '../../auth/roles.js';
@@ -16,13 +16,13 @@ import { INSIGHTS_ROUTES } from './insights-routes.js';
 import { PYPI_ROUTES } from './pypi-routes.js';
 import { SUPPLY_CHAIN_ROUTES } from './supply-chain-routes.js';
 import { openApiDocument } from './openapi.js';
+import { strict } from './route-schemas.js';
 
 /**
  * Every /api/v1 route, with the access it needs. The authorization matrix test walks this table
  * (test/auth/authorization-matrix.test.ts): a route without an entry there fails it.
  */
 const admin = (): Access[] => [{ kind: 'registry', action: 'admin' }];
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9._@-]{0,63}$' });
 const Password = Type.String({ minLength: 8, maxLength: 1024 });
 const Description = Type.String({ maxLength: 256 });

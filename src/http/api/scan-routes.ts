@@ -1,10 +1,9 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
-import type { Access } from '../../auth/access.js';
 import type { ScanService } from '../../features/scan/scan-service.js';
-import { parseReference, parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { Platform, Reference, imageTarget, pull, strict } from './route-schemas.js';
 
 /**
  * Vulnerability scanning and SBOMs (features/scan). Reading a report or an SBOM needs pull on the
@@ -12,11 +11,7 @@ import type { ApiContext, ApiRoute } from './api-route.js';
  * derived from it); attaching an SBOM to the image pushes an artifact, so it needs push; the
  * vulnerability data is the registry's, so importing it needs an admin.
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
-const Reference = Type.String({ minLength: 1, maxLength: 200 });
-const Platform = Type.String({ pattern: '^[a-z0-9_-]+/[a-z0-9_-]+(/[a-z0-9_.-]+)?$', maxLength: 100 });
 const Format = Type.Union([Type.Literal('spdx'), Type.Literal('cyclonedx')]);
-const pull = (p: Record<string, string>): Access[] => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull'] }];
 
 /** the most an import request may send (OSV's largest per-ecosystem archives are a few hundred MB) */
 export const VULNDB_IMPORT_MAX_BYTES = 2 * 1024 ** 3;
@@ -24,11 +19,6 @@ export const VULNDB_IMPORT_MAX_BYTES = 2 * 1024 ** 3;
 function scanOf(options: ApiContext['options']): ScanService {
   if (!options.scan) throw new WharfError('UNAVAILABLE', 'vulnerability scanning is not enabled on this instance');
   return options.scan;
-}
-
-function target(ctx: ApiContext, reference: string | undefined) {
-  if (reference === undefined) throw new WharfError('BODY_INVALID', 'reference (a tag or digest) is required');
-  return { repository: parseRepoName(ctx.params['*']), ref: parseReference(reference) };
 }
 
 export const SCAN_ROUTES: readonly ApiRoute[] = [
@@ -41,7 +31,7 @@ export const SCAN_ROUTES: readonly ApiRoute[] = [
     body: strict({ reference: Reference, force: Type.Optional(Type.Boolean()), platform: Type.Optional(Platform) }),
     audit: 'scan.run',
     handle: async (ctx) => {
-      const { repository, ref } = target(ctx, ctx.body.reference);
+      const { repository, ref } = imageTarget(ctx.params, ctx.body.reference);
       return scanOf(ctx.options).scan(repository, ref, { force: ctx.body.force, platform: ctx.body.platform });
     },
   },
@@ -53,7 +43,7 @@ export const SCAN_ROUTES: readonly ApiRoute[] = [
     access: pull,
     query: strict({ reference: Reference, platform: Type.Optional(Platform) }),
     handle: async (ctx) => {
-      const { repository, ref } = target(ctx, ctx.query.reference);
+      const { repository, ref } = imageTarget(ctx.params, ctx.query.reference);
       return scanOf(ctx.options).report(repository, ref, ctx.query.platform);
     },
   },
@@ -65,7 +55,7 @@ export const SCAN_ROUTES: readonly ApiRoute[] = [
     access: pull,
     query: strict({ reference: Reference, format: Type.Optional(Format), platform: Type.Optional(Platform) }),
     handle: async (ctx) => {
-      const { repository, ref } = target(ctx, ctx.query.reference);
+      const { repository, ref } = imageTarget(ctx.params, ctx.query.reference);
       const sbom = await scanOf(ctx.options).sbom(repository, ref, ctx.query.format ?? 'spdx', ctx.query.platform);
       ctx.reply.header('content-type', sbom.mediaType);
       return JSON.stringify(sbom.document, null, 2);
@@ -81,7 +71,7 @@ export const SCAN_ROUTES: readonly ApiRoute[] = [
     status: 201,
     audit: 'sbom.attach',
     handle: async (ctx) => {
-      const { repository, ref } = target(ctx, ctx.body.reference);
+      const { repository, ref } = imageTarget(ctx.params, ctx.body.reference);
       return scanOf(ctx.options).attachSbom(repository, ref, ctx.body.format ?? 'spdx', ctx.body.platform);
     },
   },

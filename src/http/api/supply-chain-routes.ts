@@ -1,20 +1,18 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Access } from '../../auth/access.js';
 import type { DeployPolicyService } from '../../features/deploy-policy/deploy-policy-service.js';
 import type { SigningService } from '../../features/signing/signing-service.js';
 import { parseReference, parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
+import { Reference, pull, strict } from './route-schemas.js';
 
 /**
  * Supply chain (issue 15): signatures of an image (pull access: they are read from the
  * repository), attestors and deploy policies (the registry's trust decisions: admins), and the
  * policy check of one image (pull on the repository, or authenticated for a foreign image).
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
-const Reference = Type.String({ minLength: 1, maxLength: 200 });
 const Pem = Type.String({ minLength: 1, maxLength: 16 * 1024 });
-const pull = (p: Record<string, string>): Access[] => [{ kind: 'repository', name: p['*'] ?? '', actions: ['pull'] }];
 const admin = (): Access[] => [{ kind: 'registry', action: 'admin' }];
 
 function signingOf(o: ApiContext['options']): SigningService {

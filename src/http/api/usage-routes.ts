@@ -1,10 +1,11 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { parseRepoName } from '../../domain/names.js';
 import { WharfError } from '../../errors/wharf-error.js';
 import type { ApiContext, ApiRoute } from './api-route.js';
 import { lifecycleOf } from './repository-routes.js';
 import { isAdmin } from '../../auth/roles.js';
 import { MAX_PERIOD_DAYS } from '../../features/lifecycle/usage-service.js';
+import { strict } from './route-schemas.js';
 
 /**
  * Usage and cost (features/lifecycle/usage-service.ts). Every authenticated caller sees the
@@ -12,7 +13,6 @@ import { MAX_PERIOD_DAYS } from '../../features/lifecycle/usage-service.js';
  * bytes and attributed cost do reflect that some other repository links the same blobs).
  * Registry totals (physical bytes, dedup ratio) and namespace rollups: registry admins only.
  */
-const strict = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false });
 
 export const USAGE_ROUTES: readonly ApiRoute[] = [
   {
